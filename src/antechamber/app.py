@@ -1,0 +1,94 @@
+"""The ASGI application. Nothing is built at import time: `create_app(settings)` builds
+the engine, Redis and the other clients in the lifespan, so tests choose the backends."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.responses import FileResponse
+
+from antechamber.auth.router import router as auth_router
+from antechamber.container import build_services
+from antechamber.db.migrate import upgrade_async
+from antechamber.errors import NotFound
+from antechamber.http import errors
+from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
+from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
+from antechamber.http.service_router import api as service_api
+from antechamber.http.service_router import health
+from antechamber.rooms.router import router as rooms_router
+from antechamber.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+API = API_PREFIX.rstrip("/")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start and settings.database.is_sqlite:
+            # The embedded default manages its own file; PostgreSQL only via `migrate`.
+            await upgrade_async(settings.database.url)
+        services = build_services(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="Antechamber",
+        version="1.0",
+        summary="Rooms, least-privilege LiveKit tokens, a secure lobby and moderation.",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    errors.install(app)
+    app.include_router(health)
+    app.include_router(service_api, prefix=API)
+    app.include_router(auth_router, prefix=API)
+    app.include_router(rooms_router, prefix=API)
+    if settings.frontend_dir is not None:
+        _serve_frontend(app, settings.frontend_dir)
+
+    app.add_middleware(CSRFCookieMiddleware, secure=settings.is_production)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["content-type", CSRF_HEADER, "authorization"],
+        )
+    app.add_middleware(TrailingSlashMiddleware)
+    return app
+
+
+def _serve_frontend(app: FastAPI, folder: Path) -> None:
+    """A built single-page front end: its files, and index.html for every other path."""
+    root = folder.resolve()
+    index = root / "index.html"
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def frontend(path: str) -> FileResponse:
+        if path.startswith("api/"):
+            raise NotFound("Not found.")
+        candidate = (root / path).resolve()
+        if path and candidate.is_file() and candidate.is_relative_to(root):
+            return FileResponse(candidate)
+        return FileResponse(index)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` and the `serve` command."""
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    return create_app(settings)

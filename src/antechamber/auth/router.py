@@ -1,0 +1,117 @@
+"""Login (OpenID Connect, or the development login), logout and the user's own profile."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict, EmailStr
+
+from antechamber.auth.oidc import safe_return_to
+from antechamber.errors import NotFound
+from antechamber.http.csrf import request_origin
+from antechamber.http.deps import SESSION_COOKIE, CurrentUser, Db, ServicesDep
+from antechamber.users import service as users
+from antechamber.users.schemas import UserOut, UserUpdate
+
+router = APIRouter(tags=["auth"])
+
+
+def _set_session_cookie(response: Response, services: ServicesDep, session_id: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=services.sessions.ttl_s,
+        httponly=True,
+        secure=services.settings.is_production,
+        samesite="lax",
+        path="/",
+    )
+
+
+def _callback_url(request: Request) -> str:
+    return str(request.url_for("oidc_callback"))
+
+
+@router.get("/authenticate/", status_code=302, responses={302: {"description": "to the provider"}})
+async def authenticate(
+    request: Request,
+    services: ServicesDep,
+    return_to: Annotated[str | None, Query(alias="returnTo", max_length=2000)] = None,
+    silent: bool = False,
+) -> RedirectResponse:
+    if services.oidc is None:
+        raise NotFound("OpenID Connect login is not configured.")
+    target = safe_return_to(return_to, services.settings.allowed_origins, request_origin(request))
+    url = await services.oidc.start(_callback_url(request), target, silent)
+    return RedirectResponse(url, status_code=302)
+
+
+@router.get(
+    "/callback/", name="oidc_callback", status_code=302, responses={302: {"description": "back"}}
+)
+async def callback(
+    request: Request,
+    services: ServicesDep,
+    db: Db,
+    state: Annotated[str, Query(max_length=200)] = "",
+    code: Annotated[str, Query(max_length=2000)] = "",
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> RedirectResponse:
+    if services.oidc is None:
+        raise NotFound("OpenID Connect login is not configured.")
+    if error is not None or not code:
+        # e.g. a silent login the provider can't complete without the user: go back anonymous.
+        pending_return = "/"
+        return RedirectResponse(pending_return, status_code=302)
+    identity = await services.oidc.finish(_callback_url(request), state, code)
+    user = await users.upsert_from_claims(db, identity.sub, identity.email, identity.name)
+    response = RedirectResponse(identity.return_to, status_code=302)
+    _set_session_cookie(response, services, await services.sessions.create(user.id))
+    return response
+
+
+@router.get("/logout/", status_code=302, responses={302: {"description": "logged out"}})
+async def logout(request: Request, services: ServicesDep) -> RedirectResponse:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await services.sessions.destroy(session_id)
+    target = "/"
+    if services.oidc is not None:
+        target = await services.oidc.end_session_url() or "/"
+    response = RedirectResponse(target, status_code=302)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+class DevLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+@router.post("/dev-login/", response_model=UserOut)
+async def dev_login(body: DevLogin, services: ServicesDep, db: Db, response: Response) -> UserOut:
+    if not services.settings.dev_login_enabled:
+        raise NotFound("Not found.")
+    email = str(body.email).lower()
+    name = email.split("@", 1)[0]
+    user = await users.upsert_from_claims(db, f"dev|{email}", email, name)
+    _set_session_cookie(response, services, await services.sessions.create(user.id))
+    return UserOut.of(user)
+
+
+@router.get("/users/me/", response_model=UserOut, responses={401: {"description": "logged out"}})
+async def me(user: CurrentUser) -> UserOut:
+    return UserOut.of(user)
+
+
+async def _update_user(db: Db, user: CurrentUser, user_id: uuid.UUID, body: UserUpdate) -> UserOut:
+    return UserOut.of(await users.update(db, user, user_id, body))
+
+
+router.add_api_route(
+    "/users/{user_id}/", _update_user, methods=["PUT", "PATCH"], response_model=UserOut
+)

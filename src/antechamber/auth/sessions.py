@@ -1,0 +1,127 @@
+"""Server-side login sessions behind an opaque HttpOnly cookie.
+
+The cookie holds a random id; the store keeps only its SHA-256, so a leaked store dump
+can't be replayed as cookies. Redis when configured (shared by every process), memory
+for the single-process development run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+SESSION_KEY_PREFIX = "session:"
+PENDING_LOGIN_PREFIX = "oidc-login:"
+
+
+@dataclass(frozen=True)
+class Session:
+    user_id: uuid.UUID
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class KeyValueStore(Protocol):
+    """The small TTL store that sessions and pending logins need."""
+
+    async def put(self, key: str, value: str, ttl_s: int) -> None: ...
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def pop(self, key: str) -> str | None:
+        """Get and delete in one step, so a value is used at most once."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class MemoryKeyValueStore:
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[str, float]] = {}
+
+    async def put(self, key: str, value: str, ttl_s: int) -> None:
+        self._purge()
+        self._items[key] = (value, time.monotonic() + ttl_s)
+
+    async def get(self, key: str) -> str | None:
+        item = self._items.get(key)
+        if item is None or item[1] <= time.monotonic():
+            return None
+        return item[0]
+
+    async def pop(self, key: str) -> str | None:
+        value = await self.get(key)
+        self._items.pop(key, None)
+        return value
+
+    async def delete(self, key: str) -> None:
+        self._items.pop(key, None)
+
+    def _purge(self) -> None:
+        if len(self._items) % 256:
+            return
+        now = time.monotonic()
+        for key in [k for k, (_, expiry) in self._items.items() if expiry <= now]:
+            del self._items[key]
+
+
+class RedisKeyValueStore:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def put(self, key: str, value: str, ttl_s: int) -> None:
+        await self._redis.set(key, value, ex=ttl_s)
+
+    async def get(self, key: str) -> str | None:
+        value = await self._redis.get(key)
+        return None if value is None else _text(value)
+
+    async def pop(self, key: str) -> str | None:
+        value = await self._redis.getdel(key)
+        return None if value is None else _text(value)
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(key)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class SessionService:
+    def __init__(self, store: KeyValueStore, ttl_s: int) -> None:
+        self._store = store
+        self.ttl_s = ttl_s
+
+    async def create(self, user_id: uuid.UUID) -> str:
+        session_id = new_session_id()
+        payload = json.dumps({"user_id": str(user_id)})
+        await self._store.put(SESSION_KEY_PREFIX + _digest(session_id), payload, self.ttl_s)
+        return session_id
+
+    async def load(self, session_id: str) -> Session | None:
+        if not session_id or len(session_id) > 128:
+            return None
+        raw = await self._store.get(SESSION_KEY_PREFIX + _digest(session_id))
+        if raw is None:
+            return None
+        try:
+            return Session(user_id=uuid.UUID(json.loads(raw)["user_id"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    async def destroy(self, session_id: str) -> None:
+        await self._store.delete(SESSION_KEY_PREFIX + _digest(session_id))

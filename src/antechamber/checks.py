@@ -1,0 +1,81 @@
+"""`antechamber check`: validates the configuration and reaches every dependency."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from livekit import api as lk
+from redis.asyncio import Redis
+from sqlalchemy.engine import Connection
+
+from antechamber.db.migrate import alembic_config
+from antechamber.db.session import create_engine
+from antechamber.settings import Settings
+
+TIMEOUT_S = 5.0
+
+
+async def run_checks(settings: Settings) -> int:
+    results = [
+        ("database", await _guard(_database(settings))),
+        ("redis", await _guard(_redis(settings))),
+        ("livekit", await _guard(_livekit(settings))),
+    ]
+    failed = False
+    for name, problem in results:
+        if problem and not problem.startswith("skipped"):
+            failed = True
+            print(f"FAIL {name}: {problem}", file=sys.stderr)
+        else:
+            print(f"ok   {name}{': ' + problem if problem else ''}")
+    return 1 if failed else 0
+
+
+async def _guard(check: asyncio.Future[str | None] | object) -> str | None:
+    try:
+        return await asyncio.wait_for(check, TIMEOUT_S)  # type: ignore[arg-type]
+    except TimeoutError:
+        return f"no answer within {TIMEOUT_S:.0f} s"
+    except Exception as exc:  # noqa: BLE001 - the point is to report any failure
+        return f"{type(exc).__name__}: {exc}"
+
+
+async def _database(settings: Settings) -> str | None:
+    engine = create_engine(settings.database)
+    head = ScriptDirectory.from_config(alembic_config(settings.database.url)).get_current_head()
+
+    def current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    try:
+        async with engine.connect() as connection:
+            revision = await connection.run_sync(current)
+    finally:
+        await engine.dispose()
+    if revision != head:
+        return f"schema at {revision}, code expects {head}: run `antechamber migrate`"
+    return None
+
+
+async def _redis(settings: Settings) -> str | None:
+    if not settings.redis.url:
+        return "skipped (REDIS_URL unset: in-memory sessions and lobby, one process only)"
+    client = Redis.from_url(settings.redis.url)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+    return None
+
+
+async def _livekit(settings: Settings) -> str | None:
+    async with lk.LiveKitAPI(
+        settings.livekit.http_url,
+        settings.livekit.api_key,
+        settings.livekit.api_secret.get_secret_value(),
+    ) as client:
+        await client.room.list_rooms(lk.ListRoomsRequest())
+    return None

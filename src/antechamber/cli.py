@@ -1,0 +1,72 @@
+"""`antechamber serve | migrate | check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from antechamber.settings import ConfigurationError, Settings, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="antechamber")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=None, help="default: ANTECHAMBER_WORKERS")
+    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("check", help="validate the configuration and reach every dependency")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except (ConfigurationError, ValueError) as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port, args.workers)
+    if args.command == "migrate":
+        from antechamber.db.migrate import upgrade
+
+        upgrade(settings.database.url)
+        print("database is up to date")
+        return 0
+    from antechamber.checks import run_checks
+
+    return asyncio.run(run_checks(settings))
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int | None) -> int:
+    import os
+
+    import uvicorn
+
+    count = workers or settings.workers
+    if count > 1 and not settings.uses_redis:
+        print(
+            "configuration error: REDIS_URL is required with more than one worker", file=sys.stderr
+        )
+        return 2
+    if settings.database.is_sqlite:
+        # Migrate once here, not in each worker's lifespan, so workers don't race.
+        from antechamber.db.migrate import upgrade
+
+        upgrade(settings.database.url)
+        os.environ["ANTECHAMBER_MIGRATE_ON_START"] = "false"
+    uvicorn.run(
+        "antechamber.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=count,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        access_log=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""Request dependencies, as `Annotated` aliases in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from antechamber.auth.caller import Caller
+from antechamber.container import Services
+from antechamber.db.session import transaction
+from antechamber.errors import NotAuthenticated
+from antechamber.http import csrf
+from antechamber.tokens.identity import (
+    LOBBY_COOKIE,
+    new_lobby_secret,
+    public_participant_id,
+    valid_lobby_secret,
+)
+from antechamber.users import service as users
+from antechamber.users.models import User
+
+SESSION_COOKIE = "sessionid"
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    async for session in transaction(services.sessionmaker):
+        yield session
+
+
+Db = Annotated[AsyncSession, Depends(get_db)]
+
+
+async def get_user(request: Request, services: ServicesDep, db: Db) -> User | None:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        return None
+    session = await services.sessions.load(session_id)
+    if session is None:
+        return None
+    user = await users.get(db, session.user_id)
+    if user is not None:
+        csrf.verify(request, services.settings.allowed_origins)
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(get_user)]
+
+
+async def require_user(user: OptionalUser) -> User:
+    if user is None:
+        raise NotAuthenticated("Authentication credentials were not provided.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(require_user)]
+
+
+def lobby_secret(request: Request, response: Response, services: ServicesDep) -> str:
+    """The caller's lobby secret, issuing a new cookie when it has none (or a bad one)."""
+    secret = request.cookies.get(LOBBY_COOKIE)
+    if not valid_lobby_secret(secret):
+        secret = new_lobby_secret()
+        response.set_cookie(
+            LOBBY_COOKIE,
+            secret,
+            max_age=30 * 86400,
+            httponly=True,
+            secure=services.settings.is_production,
+            samesite="lax",
+            path="/",
+        )
+    assert secret is not None
+    return secret
+
+
+LobbySecret = Annotated[str, Depends(lobby_secret)]
+
+
+async def get_caller(user: OptionalUser, secret: LobbySecret, services: ServicesDep) -> Caller:
+    return Caller(user=user, participant_id=public_participant_id(services.secret_key, secret))
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_admin_caller(user: CurrentUser) -> Caller:
+    """A logged-in caller on a path that needs no lobby identity."""
+    return Caller(user=user, participant_id="")
+
+
+UserCaller = Annotated[Caller, Depends(get_admin_caller)]

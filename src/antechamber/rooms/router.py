@@ -1,0 +1,168 @@
+"""Rooms and resource accesses (roles)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from antechamber.auth.caller import Caller
+from antechamber.errors import NotFound, PermissionDenied
+from antechamber.http.deps import CallerDep, Db, OptionalUser, ServicesDep, UserCaller
+from antechamber.http.pagination import Page, PageParams, make_page, page_params
+from antechamber.rooms import accesses, slugs
+from antechamber.rooms import service as rooms
+from antechamber.rooms.models import AccessLevel, Role, Room
+from antechamber.rooms.schemas import (
+    AccessCreate,
+    AccessOut,
+    AccessUpdate,
+    LiveKitAccess,
+    RoomConfiguration,
+    RoomCreate,
+    RoomOut,
+    RoomUpdate,
+)
+from antechamber.tokens.service import clean_display_name, display_name
+
+router = APIRouter(tags=["rooms"])
+Pagination = Annotated[PageParams, Depends(page_params)]
+Username = Annotated[str | None, Query(max_length=10_000)]
+
+
+def _join(
+    services: ServicesDep,
+    caller: Caller,
+    livekit_room: str,
+    role: Role | None,
+    room: Room | None,
+    username: str | None,
+) -> LiveKitAccess:
+    chosen = clean_display_name(username)
+    full_name = caller.user.full_name if caller.user else None
+    config = rooms.configuration_of(room) if room is not None else RoomConfiguration()
+    return services.tokens.issue(
+        livekit_room=livekit_room,
+        identity=caller.identity,
+        name=display_name(services.settings, chosen, full_name, caller.is_authenticated),
+        role=role,
+        is_authenticated=caller.is_authenticated,
+        can_publish_sources=config.can_publish_sources,
+    )
+
+
+@router.get("/rooms/", response_model=Page[RoomOut])
+async def list_rooms(
+    request: Request, db: Db, user: OptionalUser, pagination: Pagination
+) -> Page[RoomOut]:
+    if user is None:
+        return make_page(request, pagination, 0, [])
+    count, rows = await rooms.rooms_of(db, user, pagination.offset, pagination.page_size)
+    results = [await rooms.room_out(db, room, role, None) for room, role in rows]
+    return make_page(request, pagination, count, results)
+
+
+@router.post("/rooms/", status_code=201, response_model=RoomOut)
+async def create_room(
+    body: RoomCreate, db: Db, services: ServicesDep, caller: UserCaller, username: Username = None
+) -> RoomOut:
+    assert caller.user is not None
+    room = await rooms.create(db, services.settings, caller.user, body)
+    livekit = _join(services, caller, str(room.id), Role.OWNER, room, username)
+    return await rooms.room_out(db, room, Role.OWNER, livekit)
+
+
+@router.get("/rooms/{room_key}/", response_model=RoomOut, response_model_exclude_none=False)
+async def get_room(
+    room_key: str, db: Db, services: ServicesDep, caller: CallerDep, username: Username = None
+) -> RoomOut:
+    room = await rooms.find(db, room_key)
+    if room is None:
+        return _unregistered(room_key, services, caller, username)
+    role = await rooms.role_of(db, room.id, caller.user)
+    livekit = None
+    if rooms.may_join_directly(room.access_level, caller, role):
+        livekit = _join(services, caller, str(room.id), role, room, username)
+    return await rooms.room_out(db, room, role, livekit)
+
+
+def _unregistered(
+    room_key: str, services: ServicesDep, caller: Caller, username: str | None
+) -> RoomOut:
+    slug = room_key.lower()
+    if not services.settings.allow_unregistered_rooms or not slugs.looks_like_slug(slug):
+        raise NotFound("No such room.")
+    return RoomOut(
+        id=None,
+        name=slug,
+        slug=slug,
+        access_level=AccessLevel.PUBLIC,
+        configuration=RoomConfiguration(),
+        is_administrable=False,
+        livekit=_join(services, caller, slug, None, None, username),
+    )
+
+
+async def _admin_room(db: Db, room_key: str, caller: Caller) -> tuple[Room, Role]:
+    room = await rooms.get_or_404(db, room_key)
+    return room, await rooms.require_admin(db, room, caller)
+
+
+@router.put("/rooms/{room_key}/", response_model=RoomOut)
+async def replace_room(room_key: str, body: RoomUpdate, db: Db, caller: UserCaller) -> RoomOut:
+    room, role = await _admin_room(db, room_key, caller)
+    return await rooms.room_out(db, await rooms.update(db, room, body, partial=False), role, None)
+
+
+@router.patch("/rooms/{room_key}/", response_model=RoomOut)
+async def patch_room(room_key: str, body: RoomUpdate, db: Db, caller: UserCaller) -> RoomOut:
+    room, role = await _admin_room(db, room_key, caller)
+    return await rooms.room_out(db, await rooms.update(db, room, body, partial=True), role, None)
+
+
+@router.delete("/rooms/{room_key}/", status_code=204)
+async def delete_room(room_key: str, db: Db, caller: UserCaller) -> Response:
+    room, role = await _admin_room(db, room_key, caller)
+    if role is not Role.OWNER:
+        raise PermissionDenied("Only an owner can delete the room.")
+    await rooms.delete(db, room)
+    return Response(status_code=204)
+
+
+@router.get("/resource-accesses/", response_model=Page[AccessOut])
+async def list_accesses(
+    request: Request,
+    db: Db,
+    caller: UserCaller,
+    pagination: Pagination,
+    resource: uuid.UUID | None = None,
+) -> Page[AccessOut]:
+    count, rows = await accesses.list_for(
+        db, caller, resource, pagination.offset, pagination.page_size
+    )
+    return make_page(request, pagination, count, [rooms.access_out(a) for a in rows])
+
+
+@router.post("/resource-accesses/", status_code=201, response_model=AccessOut)
+async def create_access(body: AccessCreate, db: Db, caller: UserCaller) -> AccessOut:
+    access = await accesses.create(db, caller, body.resource, body.user, body.role)
+    return rooms.access_out(access)
+
+
+@router.get("/resource-accesses/{access_id}/", response_model=AccessOut)
+async def get_access(access_id: uuid.UUID, db: Db, caller: UserCaller) -> AccessOut:
+    return rooms.access_out(await accesses.get(db, caller, access_id))
+
+
+@router.patch("/resource-accesses/{access_id}/", response_model=AccessOut)
+async def update_access(
+    access_id: uuid.UUID, body: AccessUpdate, db: Db, caller: UserCaller
+) -> AccessOut:
+    return rooms.access_out(await accesses.change_role(db, caller, access_id, body.role))
+
+
+@router.delete("/resource-accesses/{access_id}/", status_code=204)
+async def delete_access(access_id: uuid.UUID, db: Db, caller: UserCaller) -> Response:
+    await accesses.remove(db, caller, access_id)
+    return Response(status_code=204)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from antechamber.rooms.models import AccessLevel, Role
+from antechamber.users.schemas import UserBrief
+
+Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
+ALL_SOURCES: tuple[Source, ...] = ("camera", "microphone", "screen_share", "screen_share_audio")
+RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class RoomConfiguration(BaseModel):
+    """What non-admin participants may do. Unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    can_publish_sources: list[Source] = Field(default_factory=lambda: list(ALL_SOURCES))
+    everyone_can_mute: bool = True
+
+    @field_validator("can_publish_sources")
+    @classmethod
+    def _unique(cls, sources: list[Source]) -> list[Source]:
+        return list(dict.fromkeys(sources))
+
+
+class RoomCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: RoomName
+    access_level: AccessLevel | None = None
+    configuration: RoomConfiguration | None = None
+
+
+class RoomUpdate(BaseModel):
+    """PUT replaces every field given here; PATCH changes only the ones sent, and merges
+    `configuration` key by key into the current one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: RoomName | None = None
+    access_level: AccessLevel | None = None
+    configuration: dict[str, object] | None = None
+
+
+class LiveKitAccess(BaseModel):
+    url: str
+    room: str
+    token: str
+
+
+class AccessOut(BaseModel):
+    id: uuid.UUID
+    user: UserBrief
+    resource: uuid.UUID
+    role: Role
+
+
+class RoomOut(BaseModel):
+    id: uuid.UUID | None
+    name: str
+    slug: str
+    access_level: AccessLevel
+    configuration: RoomConfiguration
+    is_administrable: bool
+    accesses: list[AccessOut] | None = None
+    livekit: LiveKitAccess | None = None
+
+
+class AccessCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: uuid.UUID
+    resource: uuid.UUID
+    role: Role
+
+
+class AccessUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role

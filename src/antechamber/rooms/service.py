@@ -1,0 +1,187 @@
+"""Rooms: lookup by id or slug, creation with a unique slug, updates, and roles."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from antechamber.auth.caller import Caller
+from antechamber.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from antechamber.rooms import slugs
+from antechamber.rooms.models import AccessLevel, ResourceAccess, Role, Room
+from antechamber.rooms.schemas import (
+    AccessOut,
+    LiveKitAccess,
+    RoomConfiguration,
+    RoomCreate,
+    RoomOut,
+    RoomUpdate,
+)
+from antechamber.settings import Settings
+from antechamber.users.models import User
+from antechamber.users.schemas import UserBrief
+
+SLUG_ATTEMPTS = 8
+
+
+def parse_room_key(key: str) -> uuid.UUID | str | None:
+    """A room is addressed by its id or its slug; None when it can be neither."""
+    try:
+        return uuid.UUID(key)
+    except ValueError:
+        lowered = key.lower()
+        return lowered if slugs.looks_like_slug(lowered) else None
+
+
+async def find(db: AsyncSession, key: str) -> Room | None:
+    parsed = parse_room_key(key)
+    if parsed is None:
+        return None
+    column = Room.id if isinstance(parsed, uuid.UUID) else Room.slug
+    return (await db.execute(select(Room).where(column == parsed))).scalar_one_or_none()
+
+
+async def get_or_404(db: AsyncSession, key: str) -> Room:
+    room = await find(db, key)
+    if room is None:
+        raise NotFound("No such room.")
+    return room
+
+
+async def role_of(db: AsyncSession, room_id: uuid.UUID, user: User | None) -> Role | None:
+    if user is None:
+        return None
+    stmt = select(ResourceAccess.role).where(
+        ResourceAccess.room_id == room_id, ResourceAccess.user_id == user.id
+    )
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+def may_join_directly(access_level: AccessLevel, caller: Caller, role: Role | None) -> bool:
+    """Who skips the lobby; re-evaluated on every call, never remembered."""
+    if access_level is AccessLevel.PUBLIC:
+        return True
+    if access_level is AccessLevel.TRUSTED:
+        return caller.is_authenticated
+    return role is not None
+
+
+def configuration_of(room: Room) -> RoomConfiguration:
+    return RoomConfiguration.model_validate(room.configuration or {})
+
+
+async def require_admin(db: AsyncSession, room: Room, caller: Caller) -> Role:
+    if caller.user is None:
+        raise NotAuthenticated("Log in to administer this room.")
+    role = await role_of(db, room.id, caller.user)
+    if role is None or not role.is_admin:
+        raise PermissionDenied("Only the room's owners and administrators may do this.")
+    return role
+
+
+async def accesses_of(db: AsyncSession, room_id: uuid.UUID) -> list[ResourceAccess]:
+    stmt = (
+        select(ResourceAccess)
+        .where(ResourceAccess.room_id == room_id)
+        .order_by(ResourceAccess.created_at, ResourceAccess.id)
+    )
+    return list((await db.execute(stmt)).scalars())
+
+
+def access_out(access: ResourceAccess) -> AccessOut:
+    return AccessOut(
+        id=access.id, user=UserBrief.of(access.user), resource=access.room_id, role=access.role
+    )
+
+
+async def room_out(
+    db: AsyncSession, room: Room, role: Role | None, livekit: LiveKitAccess | None
+) -> RoomOut:
+    is_admin = role is not None and role.is_admin
+    return RoomOut(
+        id=room.id,
+        name=room.name,
+        slug=room.slug,
+        access_level=room.access_level,
+        configuration=configuration_of(room),
+        is_administrable=is_admin,
+        accesses=[access_out(a) for a in await accesses_of(db, room.id)] if is_admin else None,
+        livekit=livekit,
+    )
+
+
+async def create(db: AsyncSession, settings: Settings, owner: User, body: RoomCreate) -> Room:
+    base = slugs.slugify(body.name)
+    slug = base
+    for _ in range(SLUG_ATTEMPTS):
+        room = Room(
+            name=body.name,
+            slug=slug,
+            access_level=body.access_level or AccessLevel(settings.default_access_level),
+            configuration=(body.configuration or RoomConfiguration()).model_dump(),
+        )
+        try:
+            async with db.begin_nested():
+                db.add(room)
+                await db.flush()
+        except IntegrityError:
+            slug = slugs.with_suffix(base)
+            continue
+        db.add(ResourceAccess(room_id=room.id, user_id=owner.id, role=Role.OWNER))
+        await db.flush()
+        return room
+    raise InvalidInput("name", "Could not derive a free slug from this name; choose another.")
+
+
+async def update(db: AsyncSession, room: Room, body: RoomUpdate, *, partial: bool) -> Room:
+    if body.name is not None:
+        room.name = body.name
+    if body.access_level is not None:
+        room.access_level = body.access_level
+    if body.configuration is not None:
+        merged: dict[str, Any] = (
+            {**room.configuration, **body.configuration} if partial else dict(body.configuration)
+        )
+        room.configuration = _validated_configuration(merged)
+    await db.flush()
+    return room
+
+
+def _validated_configuration(raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return RoomConfiguration.model_validate(raw).model_dump()
+    except ValueError as exc:
+        raise InvalidInput("configuration", _first_error(exc)) from exc
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        location = ".".join(str(part) for part in first.get("loc", ()))
+        return f"{location}: {first['msg']}" if location else str(first["msg"])
+    return str(exc)
+
+
+async def delete(db: AsyncSession, room: Room) -> None:
+    await db.delete(room)
+    await db.flush()
+
+
+async def rooms_of(
+    db: AsyncSession, user: User, offset: int, limit: int
+) -> tuple[int, list[tuple[Room, Role]]]:
+    base = (
+        select(Room, ResourceAccess.role)
+        .join(ResourceAccess)
+        .where(ResourceAccess.user_id == user.id)
+    )
+    count = (await db.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
+    rows = await db.execute(
+        base.order_by(Room.created_at.desc(), Room.id).offset(offset).limit(limit)
+    )
+    return count, [(room, role) for room, role in rows]

@@ -1,0 +1,196 @@
+"""Configuration. The ONLY module that reads the environment.
+
+Operators set `DATABASE_URL`, `REDIS_URL`, `LIVEKIT_URL`, `LIVEKIT_API_KEY`,
+`LIVEKIT_API_SECRET`, and `ANTECHAMBER_*` for everything else. Each section is its own
+settings class so tests can build exactly the configuration they need.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+AccessLevel = Literal["public", "trusted", "restricted"]
+Environment = Literal["development", "production"]
+
+# Anything shorter is refused in production (and so is this default).
+DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
+MIN_SECRET_LENGTH = 32
+DEVELOPMENT_LIVEKIT_SECRET = "secret-development-only-livekit-key-0123"  # noqa: S105
+DEFAULT_DATA_DIR = Path("data")
+
+
+class ConfigurationError(Exception):
+    """The settings can't run the service; the message says what to change."""
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DATABASE_", extra="ignore")
+
+    url: str = f"sqlite+aiosqlite:///{DEFAULT_DATA_DIR / 'antechamber.sqlite3'}"
+    pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        # Operators write the usual URLs; the service needs the async drivers.
+        for plain, driver in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite:///", "sqlite+aiosqlite:///"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class RedisSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REDIS_", extra="ignore")
+
+    url: str | None = None
+
+
+class LiveKitSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIVEKIT_", extra="ignore")
+
+    url: str = "ws://127.0.0.1:7880"
+    api_key: str = "devkey"
+    api_secret: SecretStr = SecretStr(DEVELOPMENT_LIVEKIT_SECRET)
+    # Timeout for RoomService calls, so a dead server never hangs a request.
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    force_wss_protocol: bool = False
+    enable_firefox_proxy_workaround: bool = False
+    default_sources: CommaList = Field(
+        default_factory=lambda: ["camera", "microphone", "screen_share", "screen_share_audio"]
+    )
+
+    _split = field_validator("default_sources", mode="before")(_split_commas)
+
+    @property
+    def http_url(self) -> str:
+        """The RoomService (Twirp) base URL derived from the signalling URL."""
+        if self.url.startswith("ws://"):
+            return "http://" + self.url[len("ws://") :]
+        if self.url.startswith("wss://"):
+            return "https://" + self.url[len("wss://") :]
+        return self.url
+
+
+class LobbySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_LOBBY_", extra="ignore")
+
+    poll_interval_s: int = Field(default=5, ge=1, le=300)
+    # A place lives this long without a poll or an open stream: several poll intervals,
+    # so a throttled background tab (one timer a minute) keeps its place.
+    waiting_timeout_s: int = Field(default=90, ge=5, le=3600)
+    accepted_timeout_s: int = Field(default=600, ge=10, le=86400)
+    denied_timeout_s: int = Field(default=60, ge=0, le=86400)
+    max_waiting_per_room: int = Field(default=1000, ge=1, le=100_000)
+    # request-entry calls per client address per minute; 0 disables the limit.
+    rate_limit_per_minute: int = Field(default=120, ge=0, le=100_000)
+
+
+class OIDCSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_OIDC_", extra="ignore")
+
+    # The issuer; its `/.well-known/openid-configuration` is fetched at first login.
+    issuer: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    scopes: str = "openid email profile"
+    # Where the provider sends the browser back; default: this service's callback URL.
+    redirect_uri: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=60)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer and self.client_id)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_", extra="ignore")
+
+    environment: Environment = "development"
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # Exact origins (scheme://host[:port]) allowed for CORS, CSRF and login redirects.
+    allowed_origins: CommaList = Field(default_factory=list)
+    dev_login_enabled: bool = False
+    token_ttl_s: int = Field(default=600, ge=30, le=86400)
+    session_ttl_s: int = Field(default=14 * 86400, ge=60)
+    default_access_level: AccessLevel = "public"
+    allow_unregistered_rooms: bool = False
+    default_display_name: str = Field(default="Anonymous", min_length=1, max_length=100)
+    authenticated_users_can_edit_display_name: bool = True
+    frontend_dir: Path | None = None
+    workers: int = Field(default=1, ge=1, le=64)
+    # The embedded SQLite default migrates itself at start-up; PostgreSQL never does.
+    migrate_on_start: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
+    lobby: LobbySettings = Field(default_factory=LobbySettings)
+    oidc: OIDCSettings = Field(default_factory=OIDCSettings)
+
+    _split = field_validator("allowed_origins", mode="before")(_split_commas)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        return [origin.rstrip("/") for origin in origins]
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        problems = []
+        if self.workers > 1 and not self.redis.url:
+            # In-memory sessions and lobby can't be shared between processes.
+            problems.append("REDIS_URL is required with more than one worker")
+        if self.environment == "production":
+            problems.extend(self._production_problems())
+        if problems:
+            raise ConfigurationError("; ".join(problems))
+        return self
+
+    def _production_problems(self) -> list[str]:
+        problems = []
+        secret = self.secret_key.get_secret_value()
+        if secret == DEVELOPMENT_SECRET or len(secret) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"ANTECHAMBER_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters"
+            )
+        if self.dev_login_enabled:
+            problems.append("ANTECHAMBER_DEV_LOGIN_ENABLED must be off in production")
+        if self.livekit.api_secret.get_secret_value() == DEVELOPMENT_LIVEKIT_SECRET:
+            problems.append("LIVEKIT_API_SECRET must be set in production")
+        return problems
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.redis.url is not None
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; raises ConfigurationError with every problem."""
+    return Settings()

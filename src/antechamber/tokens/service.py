@@ -1,0 +1,67 @@
+"""Who gets which token: display names, identities, attributes and grants together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from antechamber.errors import InvalidInput
+from antechamber.rooms.models import Role
+from antechamber.rooms.schemas import LiveKitAccess
+from antechamber.settings import Settings
+from antechamber.tokens.colour import colour_for
+from antechamber.tokens.grants import grants_for
+from antechamber.tokens.minting import Participant, TokenMinter
+
+MAX_DISPLAY_NAME = 100
+
+
+def clean_display_name(raw: str | None, field: str = "username") -> str | None:
+    """The trimmed name, None when not given; InvalidInput when unusable."""
+    if raw is None:
+        return None
+    name = " ".join(raw.split())
+    if not name:
+        raise InvalidInput(field, "The name can't be empty.")
+    if len(name) > MAX_DISPLAY_NAME:
+        raise InvalidInput(field, f"The name can't be longer than {MAX_DISPLAY_NAME} characters.")
+    if any(not ch.isprintable() for ch in name):
+        raise InvalidInput(field, "The name can't contain control characters.")
+    return name
+
+
+def display_name(
+    settings: Settings, chosen: str | None, full_name: str | None, is_authenticated: bool
+) -> str:
+    if chosen and (not is_authenticated or settings.authenticated_users_can_edit_display_name):
+        return chosen
+    return full_name or settings.default_display_name
+
+
+class TokenIssuer:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._minter = TokenMinter(
+            settings.livekit.api_key,
+            settings.livekit.api_secret.get_secret_value(),
+            settings.token_ttl_s,
+        )
+
+    def issue(
+        self,
+        *,
+        livekit_room: str,
+        identity: str,
+        name: str,
+        role: Role | None,
+        is_authenticated: bool,
+        can_publish_sources: Sequence[str],
+    ) -> LiveKitAccess:
+        participant = Participant(
+            identity=identity,
+            name=name,
+            colour=colour_for(identity),
+            room_role=role.value if role else "",
+            is_authenticated=is_authenticated,
+        )
+        token = self._minter.mint(participant, grants_for(livekit_room, role, can_publish_sources))
+        return LiveKitAccess(url=self._settings.livekit.url, room=livekit_room, token=token)

@@ -1,0 +1,228 @@
+"""Shared fixtures: the app on SQLite + in-memory stores and on PostgreSQL + Redis.
+
+PostgreSQL and Redis tests need the servers (`scripts/services.sh` starts them). On a
+machine without them those tests are skipped and say so; with
+ANTECHAMBER_TEST_REQUIRE_SERVICES=1 (as `.ci/run` sets) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from antechamber.app import create_app
+from antechamber.db.migrate import upgrade
+from antechamber.db.models import Base
+from antechamber.db.session import create_engine
+from antechamber.settings import (
+    DatabaseSettings,
+    LiveKitSettings,
+    LobbySettings,
+    OIDCSettings,
+    RedisSettings,
+    Settings,
+)
+
+PG_URL = os.environ.get(
+    "ANTECHAMBER_TEST_DATABASE_URL",
+    "postgresql+asyncpg://antechamber:antechamber@127.0.0.1:5432/antechamber_test",
+)
+REDIS_URL = os.environ.get("ANTECHAMBER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("ANTECHAMBER_TEST_REQUIRE_SERVICES") == "1"
+LIVEKIT_KEY = "antechamber-test-key"
+LIVEKIT_SECRET = "antechamber-test-secret-0123456789abcdef"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urllib.parse.urlsplit(url.replace("+asyncpg", ""))
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, url: str, port: int) -> None:
+    if _reachable(url, port):
+        return
+    message = f"{name} is not reachable at {url}; run scripts/services.sh"
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    database_url: str
+    redis_url: str | None
+
+
+@pytest.fixture(scope="session")
+def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    path = Path(tmp_path_factory.mktemp("db")) / "test.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    return Backend("sqlite", url, None)
+
+
+@pytest.fixture(scope="session")
+def postgres_backend() -> Backend:
+    need_service("PostgreSQL", PG_URL, 5432)
+    need_service("Redis", REDIS_URL, 6379)
+    _reset_postgres_schema()
+    upgrade(PG_URL)
+    return Backend("postgres", PG_URL, REDIS_URL)
+
+
+def _reset_postgres_schema() -> None:
+    import asyncio
+
+    async def reset() -> None:
+        engine = create_engine(DatabaseSettings(url=PG_URL))
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Every test that takes `backend` (or `app`/`client`) runs on both stacks."""
+    return request.getfixturevalue(f"{request.param}_backend")  # type: ignore[no-any-return]
+
+
+def make_settings(backend: Backend, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "development",
+        "secret_key": "test-secret-key-that-is-long-enough-0123456789",
+        "dev_login_enabled": True,
+        "allowed_origins": ["http://front.test"],
+        "migrate_on_start": False,
+        "database": DatabaseSettings(url=backend.database_url),
+        "redis": RedisSettings(url=backend.redis_url),
+        "livekit": LiveKitSettings(
+            url="ws://127.0.0.1:7880", api_key=LIVEKIT_KEY, api_secret=LIVEKIT_SECRET
+        ),
+        "lobby": LobbySettings(),
+        "oidc": OIDCSettings(issuer=None, client_id=None),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def _clean(backend: Backend) -> None:
+    engine = create_engine(DatabaseSettings(url=backend.database_url))
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
+    await engine.dispose()
+    if backend.redis_url:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(backend.redis_url)
+        await client.flushdb()
+        await client.aclose()
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+class Browser(httpx.AsyncClient):
+    """A client that keeps cookies and echoes the CSRF cookie like the front end does."""
+
+    def __init__(self, app: FastAPI, **kwargs: Any) -> None:
+        super().__init__(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            event_hooks={"request": [self._add_csrf]},
+            **kwargs,
+        )
+
+    async def _add_csrf(self, request: httpx.Request) -> None:
+        token = self.cookies.get("csrftoken")
+        if token and request.method not in ("GET", "HEAD", "OPTIONS"):
+            request.headers.setdefault("X-CSRFToken", token)
+
+    async def login(self, email: str) -> dict[str, Any]:
+        response = await self.post("/api/v1.0/dev-login/", json={"email": email})
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+@dataclass
+class Stack:
+    app: FastAPI
+    backend: Backend
+    settings: Settings
+
+    def browser(self) -> Browser:
+        return Browser(self.app)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+async def stack(backend: Backend, settings_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
+    await _clean(backend)
+    settings = make_settings(backend, **settings_overrides)
+    app = create_app(settings)
+    async with running(app):
+        yield Stack(app, backend, settings)
+
+
+@pytest.fixture
+async def alice(stack: Stack) -> AsyncIterator[Browser]:
+    async with stack.browser() as browser:
+        await browser.login("alice@example.com")
+        yield browser
+
+
+@pytest.fixture
+async def bob(stack: Stack) -> AsyncIterator[Browser]:
+    async with stack.browser() as browser:
+        await browser.login("bob@example.com")
+        yield browser
+
+
+@pytest.fixture
+async def anonymous(stack: Stack) -> AsyncIterator[Browser]:
+    async with stack.browser() as browser:
+        yield browser
+
+
+@pytest.fixture
+def api() -> Callable[[str], str]:
+    return lambda path: "/api/v1.0/" + path.lstrip("/")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keeps the developer's environment out of Settings() built in a test."""
+    for key in list(os.environ):
+        if key.startswith(
+            ("ANTECHAMBER_", "LIVEKIT_", "DATABASE_", "REDIS_")
+        ) and not key.startswith("ANTECHAMBER_TEST_"):
+            monkeypatch.delenv(key)
