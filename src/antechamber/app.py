@@ -3,6 +3,8 @@ the engine, Redis and the other clients in the lifespan, so tests choose the bac
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse
 
 from antechamber.auth.router import router as auth_router
-from antechamber.container import build_services
+from antechamber.container import Services, build_services
 from antechamber.db.migrate import upgrade_async
 from antechamber.errors import NotFound
 from antechamber.http import errors
@@ -21,6 +23,8 @@ from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
 from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
 from antechamber.http.service_router import api as service_api
 from antechamber.http.service_router import health
+from antechamber.lobby.router import router as lobby_router
+from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.router import router as rooms_router
 from antechamber.settings import Settings, load_settings
 
@@ -36,9 +40,13 @@ def create_app(settings: Settings) -> FastAPI:
             await upgrade_async(settings.database.url)
         services = build_services(settings)
         app.state.services = services
+        watcher = asyncio.create_task(_watch_room_changes(services), name="room-cache")
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             await services.close()
 
     app = FastAPI(
@@ -55,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health)
     app.include_router(service_api, prefix=API)
     app.include_router(auth_router, prefix=API)
+    app.include_router(lobby_router, prefix=API)
     app.include_router(rooms_router, prefix=API)
     if settings.frontend_dir is not None:
         _serve_frontend(app, settings.frontend_dir)
@@ -70,6 +79,15 @@ def create_app(settings: Settings) -> FastAPI:
         )
     app.add_middleware(TrailingSlashMiddleware)
     return app
+
+
+async def _watch_room_changes(services: Services) -> None:
+    """Drops cached rooms when any process changes them."""
+    async with services.broker.subscribe(ROOMS_CHANNEL) as subscription:
+        while True:
+            room_id = await subscription.next(3600)
+            if room_id is not None:
+                services.room_cache.invalidate(room_id)
 
 
 def _serve_frontend(app: FastAPI, folder: Path) -> None:

@@ -28,6 +28,10 @@ class Conflict(DomainError):
     """The request contradicts the current state (another decision won, a duplicate)."""
 
 
+class BadRequest(DomainError):
+    """The request makes no sense for this object (e.g. a lobby decision in a public room)."""
+
+
 class InvalidInput(DomainError):
     """A field is wrong. `field` names it for the `{"field": ["reason"]}` body."""
 

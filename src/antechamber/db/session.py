@@ -50,9 +50,18 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """A session whose transaction commits when the request succeeds, else rolls back."""
-    async with sessionmaker() as session, session.begin():
-        yield session
+    """A session whose transaction commits when the request succeeds, else rolls back.
+
+    A handler may commit earlier itself (to act after the data is durable); the final
+    commit then has nothing to do.
+    """
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -41,7 +41,8 @@ async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 Db = Annotated[AsyncSession, Depends(get_db)]
 
 
-async def get_user(request: Request, services: ServicesDep, db: Db) -> User | None:
+async def user_from_request(request: Request, services: Services, db: AsyncSession) -> User | None:
+    """The logged-in user, if the session cookie is valid; CSRF-checked on unsafe methods."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
@@ -52,6 +53,10 @@ async def get_user(request: Request, services: ServicesDep, db: Db) -> User | No
     if user is not None:
         csrf.verify(request, services.settings.allowed_origins)
     return user
+
+
+async def get_user(request: Request, services: ServicesDep, db: Db) -> User | None:
+    return await user_from_request(request, services, db)
 
 
 OptionalUser = Annotated[User | None, Depends(get_user)]
@@ -92,6 +97,18 @@ async def get_caller(user: OptionalUser, secret: LobbySecret, services: Services
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def caller_for_stream(request: Request, services: Services, db: AsyncSession) -> Caller:
+    """For event streams, which must not hold a request-scoped DB session open. Never
+    issues a lobby cookie: a stream follows a place that request-entry created."""
+    user = await user_from_request(request, services, db)
+    secret = request.cookies.get(LOBBY_COOKIE)
+    participant_id = ""
+    if valid_lobby_secret(secret):
+        assert secret is not None
+        participant_id = public_participant_id(services.secret_key, secret)
+    return Caller(user=user, participant_id=participant_id)
 
 
 async def get_admin_caller(user: CurrentUser) -> Caller:

@@ -20,6 +20,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.InvalidInput: 400,
+    errors.BadRequest: 400,
     errors.RateLimited: 429,
     errors.UpstreamError: 502,
     errors.UpstreamUnavailable: 503,

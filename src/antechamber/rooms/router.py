@@ -13,6 +13,7 @@ from antechamber.http.deps import CallerDep, Db, OptionalUser, ServicesDep, User
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
 from antechamber.rooms import accesses, slugs
 from antechamber.rooms import service as rooms
+from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.models import AccessLevel, Role, Room
 from antechamber.rooms.schemas import (
     AccessCreate,
@@ -109,24 +110,44 @@ async def _admin_room(db: Db, room_key: str, caller: Caller) -> tuple[Room, Role
     return room, await rooms.require_admin(db, room, caller)
 
 
-@router.put("/rooms/{room_key}/", response_model=RoomOut)
-async def replace_room(room_key: str, body: RoomUpdate, db: Db, caller: UserCaller) -> RoomOut:
+async def _changed(db: Db, services: ServicesDep, room: Room) -> None:
+    """Commits, then tells every process to drop its cached copy of the room."""
+    await db.commit()
+    await services.broker.publish(ROOMS_CHANNEL, str(room.id))
+
+
+async def _update_room(
+    room_key: str, body: RoomUpdate, db: Db, services: ServicesDep, caller: Caller, partial: bool
+) -> RoomOut:
     room, role = await _admin_room(db, room_key, caller)
-    return await rooms.room_out(db, await rooms.update(db, room, body, partial=False), role, None)
+    room = await rooms.update(db, room, body, partial=partial)
+    out = await rooms.room_out(db, room, role, None)
+    await _changed(db, services, room)
+    return out
+
+
+@router.put("/rooms/{room_key}/", response_model=RoomOut)
+async def replace_room(
+    room_key: str, body: RoomUpdate, db: Db, services: ServicesDep, caller: UserCaller
+) -> RoomOut:
+    return await _update_room(room_key, body, db, services, caller, partial=False)
 
 
 @router.patch("/rooms/{room_key}/", response_model=RoomOut)
-async def patch_room(room_key: str, body: RoomUpdate, db: Db, caller: UserCaller) -> RoomOut:
-    room, role = await _admin_room(db, room_key, caller)
-    return await rooms.room_out(db, await rooms.update(db, room, body, partial=True), role, None)
+async def patch_room(
+    room_key: str, body: RoomUpdate, db: Db, services: ServicesDep, caller: UserCaller
+) -> RoomOut:
+    return await _update_room(room_key, body, db, services, caller, partial=True)
 
 
 @router.delete("/rooms/{room_key}/", status_code=204)
-async def delete_room(room_key: str, db: Db, caller: UserCaller) -> Response:
+async def delete_room(room_key: str, db: Db, services: ServicesDep, caller: UserCaller) -> Response:
     room, role = await _admin_room(db, room_key, caller)
     if role is not Role.OWNER:
         raise PermissionDenied("Only an owner can delete the room.")
     await rooms.delete(db, room)
+    await _changed(db, services, room)
+    await services.lobby.clear_room(str(room.id))
     return Response(status_code=204)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from antechamber.auth.caller import Caller
 from antechamber.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from antechamber.rooms import slugs
+from antechamber.rooms.cache import RoomCache, RoomSnapshot
 from antechamber.rooms.models import AccessLevel, ResourceAccess, Role, Room
 from antechamber.rooms.schemas import (
     AccessOut,
@@ -75,9 +76,13 @@ def configuration_of(room: Room) -> RoomConfiguration:
 
 
 async def require_admin(db: AsyncSession, room: Room, caller: Caller) -> Role:
+    return await require_admin_by_id(db, room.id, caller)
+
+
+async def require_admin_by_id(db: AsyncSession, room_id: uuid.UUID, caller: Caller) -> Role:
     if caller.user is None:
         raise NotAuthenticated("Log in to administer this room.")
-    role = await role_of(db, room.id, caller.user)
+    role = await role_of(db, room_id, caller.user)
     if role is None or not role.is_admin:
         raise PermissionDenied("Only the room's owners and administrators may do this.")
     return role
@@ -185,3 +190,17 @@ async def rooms_of(
         base.order_by(Room.created_at.desc(), Room.id).offset(offset).limit(limit)
     )
     return count, [(room, role) for room, role in rows]
+
+
+async def snapshot(db: AsyncSession, cache: RoomCache, key: str) -> RoomSnapshot | None:
+    """The room as hot paths need it, from the process cache when fresh."""
+    cache_key = key.lower()
+    cached = cache.get(cache_key)
+    if cached is not None:
+        return cached
+    room = await find(db, key)
+    if room is None:
+        return None
+    fresh = RoomSnapshot.of(room)
+    cache.put(cache_key, fresh)
+    return fresh

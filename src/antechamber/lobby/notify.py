@@ -1,0 +1,45 @@
+"""Tells a live room that someone started waiting, as La Suite Meet's front end expects:
+a reliable LiveKit data message `{"type": "participantWaiting"}`.
+
+Fire and forget: the lobby works without LiveKit, so a failure is logged, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+PARTICIPANT_WAITING = b'{"type": "participantWaiting"}'
+
+
+class DataSender(Protocol):
+    async def send_data(
+        self, room: str, payload: bytes, *, destination_identities: Sequence[str] = ()
+    ) -> None: ...
+
+
+class WaitingNotifier:
+    def __init__(self, sender: DataSender | None) -> None:
+        self._sender = sender
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def participant_waiting(self, room: str) -> None:
+        if self._sender is None:
+            return
+        task = asyncio.create_task(self._send(self._sender, room))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, sender: DataSender, room: str) -> None:
+        try:
+            await sender.send_data(room, PARTICIPANT_WAITING)
+        except Exception as exc:  # noqa: BLE001 - never fail the lobby because of LiveKit
+            logger.warning("could not tell room %s that someone waits: %s", room, exc)
+
+    async def drain(self) -> None:
+        """Waits for notifications still in flight (shutdown, tests)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

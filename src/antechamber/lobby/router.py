@@ -1,0 +1,132 @@
+"""Lobby endpoints: request-entry, the waiting list, decisions, and the event streams."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from antechamber.auth.caller import Caller
+from antechamber.container import Services
+from antechamber.errors import NotFound
+from antechamber.http.deps import CallerDep, Db, ServicesDep, caller_for_stream
+from antechamber.lobby import events
+from antechamber.lobby.service import place_json
+from antechamber.rooms import service as rooms
+from antechamber.rooms.cache import RoomSnapshot
+from antechamber.tokens.service import MAX_DISPLAY_NAME
+
+router = APIRouter(tags=["lobby"])
+
+
+class EntryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Checked (trimmed, 1-100 printable characters) by the token rules, with one reason.
+    username: str | None = Field(default=None, max_length=10 * MAX_DISPLAY_NAME)
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    participant_id: uuid.UUID
+    allow_entry: bool
+
+
+class DecisionForAll(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allow_entry: bool
+
+
+async def _room(db: Db, services: Services, room_key: str) -> RoomSnapshot:
+    room = await rooms.snapshot(db, services.room_cache, room_key)
+    if room is None:
+        raise NotFound("No such room.")
+    return room
+
+
+async def _admin_room(db: Db, services: Services, room_key: str, caller: Caller) -> RoomSnapshot:
+    room = await _room(db, services, room_key)
+    await rooms.require_admin_by_id(db, room.id, caller)
+    return room
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/rooms/{room_key}/request-entry/")
+async def request_entry(
+    room_key: str,
+    body: EntryRequest,
+    request: Request,
+    db: Db,
+    services: ServicesDep,
+    caller: CallerDep,
+) -> dict[str, Any]:
+    room = await _room(db, services, room_key)
+    entry = await services.lobby.request_entry(
+        db, room, caller, body.username, _client_address(request)
+    )
+    return entry.as_json()
+
+
+@router.get("/rooms/{room_key}/waiting-participants/")
+async def waiting_participants(
+    room_key: str, db: Db, services: ServicesDep, caller: CallerDep
+) -> dict[str, list[dict[str, Any]]]:
+    room = await _admin_room(db, services, room_key, caller)
+    return {"participants": [place_json(p) for p in await services.lobby.waiting(room)]}
+
+
+@router.post("/rooms/{room_key}/enter/")
+async def enter(
+    room_key: str, body: Decision, db: Db, services: ServicesDep, caller: CallerDep
+) -> dict[str, Any]:
+    room = await _admin_room(db, services, room_key, caller)
+    await services.lobby.decide(room, body.participant_id, body.allow_entry)
+    return {}
+
+
+@router.post("/rooms/{room_key}/enter-all/")
+async def enter_all(
+    room_key: str, body: DecisionForAll, db: Db, services: ServicesDep, caller: CallerDep
+) -> dict[str, int]:
+    room = await _admin_room(db, services, room_key, caller)
+    return {"count": await services.lobby.decide_all(room, body.allow_entry)}
+
+
+_STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_SSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}
+}
+
+
+@router.get("/rooms/{room_key}/lobby-events/", response_class=StreamingResponse, responses=_SSE)
+async def lobby_events(room_key: str, request: Request, services: ServicesDep) -> StreamingResponse:
+    # No request-scoped DB session here: a stream may stay open for minutes.
+    async with services.sessionmaker() as db:
+        caller = await caller_for_stream(request, services, db)
+        room = await _room(db, services, room_key)
+        opening = await events.open_participant_stream(services, db, room, caller)
+    stream = events.participant_stream(services, room, caller, opening)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+
+@router.get(
+    "/rooms/{room_key}/waiting-participants-events/",
+    response_class=StreamingResponse,
+    responses=_SSE,
+)
+async def waiting_participants_events(
+    room_key: str, request: Request, services: ServicesDep
+) -> StreamingResponse:
+    async with services.sessionmaker() as db:
+        caller = await caller_for_stream(request, services, db)
+        room = await _admin_room(db, services, room_key, caller)
+    stream = events.admin_stream(services, room)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)

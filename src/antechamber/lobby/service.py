@@ -1,0 +1,176 @@
+"""The lobby's rules: who skips it, who waits, and how admins decide.
+
+Who may join directly is re-evaluated on every call (never remembered): a room made
+public admits its waiting people on their next poll; a role removed sends its holder to
+the lobby next time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from antechamber.auth.caller import Caller
+from antechamber.errors import BadRequest, Conflict, NotFound, RateLimited
+from antechamber.lobby.notify import WaitingNotifier
+from antechamber.lobby.store import (
+    DecisionOutcome,
+    LobbyStore,
+    Place,
+    RateLimit,
+    RequestOutcome,
+    Status,
+)
+from antechamber.rooms import service as rooms
+from antechamber.rooms.cache import RoomSnapshot
+from antechamber.rooms.models import AccessLevel, Role
+from antechamber.rooms.schemas import LiveKitAccess
+from antechamber.settings import Settings
+from antechamber.tokens.colour import colour_for
+from antechamber.tokens.service import TokenIssuer, clean_display_name, display_name
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What request-entry and the participant's stream answer."""
+
+    status: Status
+    username: str
+    id: str
+    livekit: LiveKitAccess | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "username": self.username,
+            "id": self.id,
+            "color": colour_for(self.id),
+            "livekit": self.livekit.model_dump() if self.livekit else None,
+        }
+
+
+def place_json(place: Place, status: Status | None = None) -> dict[str, Any]:
+    """A waiting participant as admins see it."""
+    return {
+        "id": place.id,
+        "username": place.username,
+        "color": colour_for(place.id),
+        "status": (status or place.status).value,
+        "requested_at": iso(place.requested_at_ms),
+    }
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+class LobbyService:
+    def __init__(
+        self,
+        store: LobbyStore,
+        settings: Settings,
+        tokens: TokenIssuer,
+        notifier: WaitingNotifier,
+    ) -> None:
+        self.store = store
+        self._settings = settings
+        self._tokens = tokens
+        self._notifier = notifier
+        lobby = settings.lobby
+        self._rate_limit = RateLimit(lobby.rate_limit_per_minute)
+
+    def _token(self, room: RoomSnapshot, identity: str, name: str, caller: Caller) -> LiveKitAccess:
+        return self._tokens.issue(
+            livekit_room=str(room.id),
+            identity=identity,
+            name=name,
+            role=None,
+            is_authenticated=caller.is_authenticated,
+            can_publish_sources=room.configuration.can_publish_sources,
+        )
+
+    async def request_entry(
+        self,
+        db: AsyncSession,
+        room: RoomSnapshot,
+        caller: Caller,
+        username: str | None,
+        client: str,
+    ) -> Entry:
+        chosen = clean_display_name(username)
+        full_name = caller.user.full_name if caller.user else None
+        name = display_name(self._settings, chosen, full_name, caller.is_authenticated)
+        role = await rooms.role_of(db, room.id, caller.user)
+        if rooms.may_join_directly(room.access_level, caller, role):
+            livekit = self._tokens.issue(
+                livekit_room=str(room.id),
+                identity=caller.identity,
+                name=name,
+                role=role,
+                is_authenticated=caller.is_authenticated,
+                can_publish_sources=room.configuration.can_publish_sources,
+            )
+            return Entry(Status.ACCEPTED, name, caller.participant_id, livekit)
+        result = await self.store.request(
+            str(room.id),
+            caller.participant_id,
+            caller.identity,
+            name,
+            client,
+            self._settings.lobby.max_waiting_per_room,
+            self._rate_limit,
+        )
+        if result.outcome is RequestOutcome.FULL:
+            raise Conflict("The lobby of this room is full; try again later.")
+        if result.outcome is RequestOutcome.LIMITED:
+            raise RateLimited(
+                "Too many requests to enter from this address; slow down.",
+                retry_after=max(1, -(-result.retry_after_ms // 1000)),
+            )
+        assert result.place is not None
+        if result.outcome is RequestOutcome.CREATED:
+            self._notifier.participant_waiting(str(room.id))
+        return self.entry_for(room, result.place, caller)
+
+    def entry_for(self, room: RoomSnapshot, place: Place, caller: Caller) -> Entry:
+        livekit = None
+        if place.status is Status.ACCEPTED:
+            livekit = self._token(room, place.identity, place.username, caller)
+        return Entry(place.status, place.username, place.id, livekit)
+
+    async def waiting(self, room: RoomSnapshot) -> list[Place]:
+        return await self.store.waiting(str(room.id))
+
+    async def decide(self, room: RoomSnapshot, participant_id: uuid.UUID, allow: bool) -> Place:
+        _require_lobby(room)
+        status = Status.ACCEPTED if allow else Status.DENIED
+        outcome, place = await self.store.decide(str(room.id), str(participant_id), status)
+        if outcome is DecisionOutcome.MISSING:
+            raise NotFound("No such participant in the lobby.")
+        if outcome is DecisionOutcome.CONFLICT:
+            assert place is not None
+            raise Conflict(f"Another decision already won: the participant is {place.status}.")
+        assert place is not None
+        return place
+
+    async def decide_all(self, room: RoomSnapshot, allow: bool) -> int:
+        _require_lobby(room)
+        return await self.store.decide_all(
+            str(room.id), Status.ACCEPTED if allow else Status.DENIED
+        )
+
+    async def clear_room(self, livekit_room: str) -> None:
+        await self.store.clear(livekit_room)
+
+
+def _require_lobby(room: RoomSnapshot) -> None:
+    if room.access_level is AccessLevel.PUBLIC:
+        raise BadRequest("Public rooms have no lobby: everyone joins directly.")
+
+
+def is_admin(role: Role | None) -> bool:
+    return role is not None and role.is_admin

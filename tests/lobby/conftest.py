@@ -1,0 +1,51 @@
+"""The lobby store contract runs against both implementations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+from redis.asyncio import Redis
+
+from antechamber.lobby.memory_store import MemoryLobbyStore
+from antechamber.lobby.redis_store import RedisLobbyStore
+from antechamber.lobby.store import LobbyStore, Timeouts
+from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
+from tests.conftest import REDIS_URL, need_service
+
+
+@dataclass
+class StoreUnderTest:
+    store: LobbyStore
+    broker: Broker
+
+
+StoreFactory = Callable[[Timeouts], StoreUnderTest]
+DEFAULT_TIMEOUTS = Timeouts(waiting_ms=60_000, accepted_ms=60_000, denied_ms=60_000)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactory]:
+    redis: Redis | None = None
+    brokers: list[Broker] = []
+    if request.param == "redis":
+        need_service("Redis", REDIS_URL, 6379)
+        redis = Redis.from_url(REDIS_URL)
+        await redis.flushdb()
+
+    def factory(timeouts: Timeouts = DEFAULT_TIMEOUTS) -> StoreUnderTest:
+        if redis is not None:
+            broker: Broker = RedisBroker(redis)
+            brokers.append(broker)
+            return StoreUnderTest(RedisLobbyStore(redis, timeouts), broker)
+        memory = MemoryBroker()
+        brokers.append(memory)
+        return StoreUnderTest(MemoryLobbyStore(timeouts, memory.publish_now), memory)
+
+    yield factory
+    for broker in brokers:
+        await broker.close()
+    if redis is not None:
+        await redis.flushdb()
+        await redis.aclose()
