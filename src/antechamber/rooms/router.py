@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
 from antechamber.auth.caller import Caller
 from antechamber.errors import NotFound, PermissionDenied
 from antechamber.http.deps import CallerDep, Db, OptionalUser, ServicesDep, UserCaller
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
-from antechamber.rooms import accesses, slugs
+from antechamber.rooms import accesses, live, slugs
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import AccessLevel, Role, Room
 from antechamber.rooms.schemas import (
@@ -109,16 +109,47 @@ async def _admin_room(db: Db, room_key: str, caller: Caller) -> tuple[Room, Role
     return room, await rooms.require_admin(db, room, caller)
 
 
-@router.put("/rooms/{room_key}/", response_model=RoomOut)
-async def replace_room(room_key: str, body: RoomUpdate, db: Db, caller: UserCaller) -> RoomOut:
+async def _update(
+    room_key: str,
+    body: RoomUpdate,
+    db: Db,
+    services: ServicesDep,
+    caller: Caller,
+    tasks: BackgroundTasks,
+    *,
+    partial: bool,
+) -> RoomOut:
     room, role = await _admin_room(db, room_key, caller)
-    return await rooms.room_out(db, await rooms.update(db, room, body, partial=False), role, None)
+    before = live.live_settings(room)
+    room = await rooms.update(db, room, body, partial=partial)
+    if live.live_settings(room) != before:
+        # A background task runs after the transaction committed and the answer left.
+        tasks.add_task(live.push_metadata, services.livekit, str(room.id), live.room_metadata(room))
+    return await rooms.room_out(db, room, role, None)
+
+
+@router.put("/rooms/{room_key}/", response_model=RoomOut)
+async def replace_room(
+    room_key: str,
+    body: RoomUpdate,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    tasks: BackgroundTasks,
+) -> RoomOut:
+    return await _update(room_key, body, db, services, caller, tasks, partial=False)
 
 
 @router.patch("/rooms/{room_key}/", response_model=RoomOut)
-async def patch_room(room_key: str, body: RoomUpdate, db: Db, caller: UserCaller) -> RoomOut:
-    room, role = await _admin_room(db, room_key, caller)
-    return await rooms.room_out(db, await rooms.update(db, room, body, partial=True), role, None)
+async def patch_room(
+    room_key: str,
+    body: RoomUpdate,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    tasks: BackgroundTasks,
+) -> RoomOut:
+    return await _update(room_key, body, db, services, caller, tasks, partial=True)
 
 
 @router.delete("/rooms/{room_key}/", status_code=204)
