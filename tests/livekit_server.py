@@ -27,9 +27,12 @@ STOP_TIMEOUT_S = 10.0
 
 def livekit_binary() -> Path:
     configured = os.environ.get("ANTECHAMBER_TEST_LIVEKIT_SERVER", "")
-    candidates = [Path(configured)] if configured else []
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "antechamber"
-    candidates.extend(sorted(cache.glob("livekit-server-v*"), reverse=True))
+    if configured:
+        # Named explicitly (as `.ci/run` does): that binary, and no other version.
+        candidates = [Path(configured)]
+    else:
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "antechamber"
+        candidates = sorted(cache.glob("livekit-server-v*[0-9]"), reverse=True)
     for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
