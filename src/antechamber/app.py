@@ -27,6 +27,7 @@ from antechamber.lobby.router import router as lobby_router
 from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.router import router as rooms_router
 from antechamber.settings import Settings, load_settings
+from antechamber.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 API = API_PREFIX.rstrip("/")
@@ -63,6 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health)
     app.include_router(service_api, prefix=API)
     app.include_router(auth_router, prefix=API)
+    # Before the rooms router: its `/rooms/{room_key}/` must not shadow the webhook.
+    app.include_router(webhooks_router, prefix=API)
     app.include_router(lobby_router, prefix=API)
     app.include_router(rooms_router, prefix=API)
     if settings.frontend_dir is not None:

@@ -7,10 +7,10 @@ import sys
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from livekit import api as lk
 from redis.asyncio import Redis
 from sqlalchemy.engine import Connection
 
+from antechamber.container import build_livekit_gateway
 from antechamber.db.migrate import alembic_config
 from antechamber.db.session import create_engine
 from antechamber.settings import Settings
@@ -72,10 +72,9 @@ async def _redis(settings: Settings) -> str | None:
 
 
 async def _livekit(settings: Settings) -> str | None:
-    async with lk.LiveKitAPI(
-        settings.livekit.http_url,
-        settings.livekit.api_key,
-        settings.livekit.api_secret.get_secret_value(),
-    ) as client:
-        await client.room.list_rooms(lk.ListRoomsRequest())
+    gateway = build_livekit_gateway(settings)
+    try:
+        await gateway.list_rooms()
+    finally:
+        await gateway.close()
     return None

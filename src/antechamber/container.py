@@ -1,8 +1,12 @@
-"""Everything a request may need, built once per process in the app's lifespan."""
+"""Everything a request may need, built once per process in the app's lifespan.
+
+Each store is chosen here, once: Redis when `REDIS_URL` is set (shared by every process),
+memory otherwise (one process only; settings refuse several workers without Redis).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -15,15 +19,28 @@ from antechamber.auth.sessions import (
     SessionService,
 )
 from antechamber.db.session import create_engine, create_sessionmaker
+from antechamber.livekit.gateway import LiveKitGateway
+from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.notify import WaitingNotifier
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.service import LobbyService
-from antechamber.lobby.store import LobbyStore, Timeouts
+from antechamber.lobby.store import Timeouts
+from antechamber.presence.redis_store import RedisPresenceStore
+from antechamber.presence.store import MemoryPresenceStore, PresenceStore
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
 from antechamber.rooms.cache import RoomCache
-from antechamber.settings import Settings
+from antechamber.rooms.service import is_registered_livekit_room
+from antechamber.settings import LobbySettings, Settings
 from antechamber.tokens.service import TokenIssuer
+from antechamber.webhooks.handlers import RoomFinishedListener, WebhookHandlers
+from antechamber.webhooks.processed import (
+    MemoryProcessedEvents,
+    ProcessedEvents,
+    RedisProcessedEvents,
+)
+from antechamber.webhooks.receiver import WebhookVerifier
+from antechamber.webhooks.service import WebhookService
 
 
 @dataclass
@@ -38,8 +55,13 @@ class Services:
     oidc: OIDCClient | None
     broker: Broker
     room_cache: RoomCache
+    livekit: LiveKitGateway
     notifier: WaitingNotifier
     lobby: LobbyService
+    presence: PresenceStore
+    webhooks: WebhookService
+    # Told when a LiveKit room ends; the webhook handlers read this very list.
+    room_finished_listeners: list[RoomFinishedListener] = field(default_factory=list)
 
     @property
     def secret_key(self) -> bytes:
@@ -49,6 +71,7 @@ class Services:
         await self.notifier.drain()
         await self.lobby.store.close()
         await self.broker.close()
+        await self.livekit.close()
         if self.oidc is not None:
             await self.oidc.close()
         if self.redis is not None:
@@ -57,34 +80,41 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
+    """Needs a running event loop (the LiveKit SDK opens its HTTP session at once)."""
     engine = create_engine(settings.database)
+    sessionmaker = create_sessionmaker(engine)
     redis = (
         Redis.from_url(settings.redis.url, health_check_interval=30, socket_timeout=5)
         if settings.redis.url
         else None
     )
     kv: KeyValueStore = RedisKeyValueStore(redis) if redis is not None else MemoryKeyValueStore()
+    broker: Broker = RedisBroker(redis) if redis is not None else MemoryBroker()
     tokens = TokenIssuer(settings)
-    lobby_settings = settings.lobby
-    timeouts = Timeouts(
-        waiting_ms=lobby_settings.waiting_timeout_s * 1000,
-        accepted_ms=lobby_settings.accepted_timeout_s * 1000,
-        denied_ms=lobby_settings.denied_timeout_s * 1000,
+    livekit = build_livekit_gateway(settings)
+    notifier = WaitingNotifier(livekit)
+    lobby = LobbyService(
+        build_lobby_store(settings.lobby, redis, broker), settings, tokens, notifier
     )
-    broker: Broker
-    store: LobbyStore
+    presence: PresenceStore
+    processed: ProcessedEvents
     if redis is not None:
-        broker = RedisBroker(redis)
-        store = RedisLobbyStore(redis, timeouts)
+        presence, processed = RedisPresenceStore(redis), RedisProcessedEvents(redis)
     else:
-        memory_broker = MemoryBroker()
-        broker = memory_broker
-        store = MemoryLobbyStore(timeouts, memory_broker.publish_now)
-    notifier = WaitingNotifier(None)
+        presence, processed = MemoryPresenceStore(), MemoryProcessedEvents()
+    listeners: list[RoomFinishedListener] = [presence, lobby]
+
+    async def is_registered(livekit_room: str) -> bool:
+        async with sessionmaker() as db:
+            return await is_registered_livekit_room(db, livekit_room)
+
+    verifier = WebhookVerifier(
+        settings.livekit.api_key, settings.livekit.api_secret.get_secret_value()
+    )
     return Services(
         settings=settings,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=sessionmaker,
         redis=redis,
         kv=kv,
         sessions=SessionService(kv, settings.session_ttl_s),
@@ -92,6 +122,35 @@ def build_services(settings: Settings) -> Services:
         oidc=OIDCClient(settings.oidc, kv) if settings.oidc.enabled else None,
         broker=broker,
         room_cache=RoomCache(),
+        livekit=livekit,
         notifier=notifier,
-        lobby=LobbyService(store, settings, tokens, notifier),
+        lobby=lobby,
+        presence=presence,
+        webhooks=WebhookService(
+            verifier, processed, WebhookHandlers(presence, listeners, is_registered)
+        ),
+        room_finished_listeners=listeners,
+    )
+
+
+def build_lobby_store(
+    settings: LobbySettings, redis: Redis | None, broker: Broker
+) -> RedisLobbyStore | MemoryLobbyStore:
+    timeouts = Timeouts(
+        waiting_ms=settings.waiting_timeout_s * 1000,
+        accepted_ms=settings.accepted_timeout_s * 1000,
+        denied_ms=settings.denied_timeout_s * 1000,
+    )
+    if redis is not None:
+        return RedisLobbyStore(redis, timeouts)
+    assert isinstance(broker, MemoryBroker)
+    return MemoryLobbyStore(timeouts, broker.publish_now)
+
+
+def build_livekit_gateway(settings: Settings) -> LiveKitGateway:
+    return SdkLiveKitGateway(
+        settings.livekit.http_url,
+        settings.livekit.api_key,
+        settings.livekit.api_secret.get_secret_value(),
+        settings.livekit.timeout_s,
     )

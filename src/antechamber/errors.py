@@ -54,3 +54,12 @@ class UpstreamUnavailable(DomainError):
 
 class UpstreamError(DomainError):
     """A service we depend on answered with an error we can't pass on as the caller's fault."""
+
+
+class TryAgainLater(DomainError):
+    """We can't do this right now, but the same request may succeed in a moment
+    (a webhook being handled by another process, a dependency that failed)."""
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

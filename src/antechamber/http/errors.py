@@ -24,6 +24,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.RateLimited: 429,
     errors.UpstreamError: 502,
     errors.UpstreamUnavailable: 503,
+    errors.TryAgainLater: 503,
 }
 
 
@@ -39,7 +40,7 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.InvalidInput):
         return JSONResponse({exc.field: [exc.detail]}, status_code=400)
     headers = {}
-    if isinstance(exc, errors.RateLimited):
+    if isinstance(exc, errors.RateLimited | errors.TryAgainLater):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.NotAuthenticated):
         headers["WWW-Authenticate"] = "Session"

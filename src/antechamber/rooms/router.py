@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
 from antechamber.auth.caller import Caller
 from antechamber.errors import NotFound, PermissionDenied
 from antechamber.http.deps import CallerDep, Db, OptionalUser, ServicesDep, UserCaller
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
-from antechamber.rooms import accesses, slugs
+from antechamber.rooms import accesses, live, slugs
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.models import AccessLevel, Role, Room
@@ -116,11 +116,22 @@ async def _changed(db: Db, services: ServicesDep, room: Room) -> None:
     await services.broker.publish(ROOMS_CHANNEL, str(room.id))
 
 
-async def _update_room(
-    room_key: str, body: RoomUpdate, db: Db, services: ServicesDep, caller: Caller, partial: bool
+async def _update(
+    room_key: str,
+    body: RoomUpdate,
+    db: Db,
+    services: ServicesDep,
+    caller: Caller,
+    tasks: BackgroundTasks,
+    *,
+    partial: bool,
 ) -> RoomOut:
     room, role = await _admin_room(db, room_key, caller)
+    before = live.live_settings(room)
     room = await rooms.update(db, room, body, partial=partial)
+    if live.live_settings(room) != before:
+        # A background task runs after the transaction committed and the answer left.
+        tasks.add_task(live.push_metadata, services.livekit, str(room.id), live.room_metadata(room))
     out = await rooms.room_out(db, room, role, None)
     await _changed(db, services, room)
     return out
@@ -128,16 +139,26 @@ async def _update_room(
 
 @router.put("/rooms/{room_key}/", response_model=RoomOut)
 async def replace_room(
-    room_key: str, body: RoomUpdate, db: Db, services: ServicesDep, caller: UserCaller
+    room_key: str,
+    body: RoomUpdate,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    tasks: BackgroundTasks,
 ) -> RoomOut:
-    return await _update_room(room_key, body, db, services, caller, partial=False)
+    return await _update(room_key, body, db, services, caller, tasks, partial=False)
 
 
 @router.patch("/rooms/{room_key}/", response_model=RoomOut)
 async def patch_room(
-    room_key: str, body: RoomUpdate, db: Db, services: ServicesDep, caller: UserCaller
+    room_key: str,
+    body: RoomUpdate,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    tasks: BackgroundTasks,
 ) -> RoomOut:
-    return await _update_room(room_key, body, db, services, caller, partial=True)
+    return await _update(room_key, body, db, services, caller, tasks, partial=True)
 
 
 @router.delete("/rooms/{room_key}/", status_code=204)

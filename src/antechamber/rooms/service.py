@@ -204,3 +204,13 @@ async def snapshot(db: AsyncSession, cache: RoomCache, key: str) -> RoomSnapshot
     fresh = RoomSnapshot.of(room)
     cache.put(cache_key, fresh)
     return fresh
+
+
+async def is_registered_livekit_room(db: AsyncSession, livekit_room: str) -> bool:
+    """Whether a LiveKit room name is one of ours (registered rooms are named by their id)."""
+    try:
+        room_id = uuid.UUID(livekit_room)
+    except ValueError:
+        return False
+    found = await db.execute(select(Room.id).where(Room.id == room_id))
+    return found.scalar_one_or_none() is not None

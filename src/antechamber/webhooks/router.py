@@ -1,0 +1,29 @@
+"""POST /api/v1.0/rooms/webhooks-livekit/: LiveKit's webhooks (raw body, signed)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from antechamber.errors import InvalidInput
+from antechamber.http.deps import ServicesDep
+from antechamber.webhooks.service import Outcome
+
+router = APIRouter(tags=["webhooks"])
+MAX_BODY_BYTES = 1 << 20  # LiveKit's events are a few kilobytes
+
+
+@router.post(
+    "/rooms/webhooks-livekit/",
+    responses={
+        401: {"description": "unsigned, forged or expired"},
+        503: {"description": "not handled now; LiveKit retries"},
+    },
+)
+async def livekit_webhook(request: Request, services: ServicesDep) -> dict[str, Outcome]:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            raise InvalidInput("body", "The webhook's body is too large.")
+    outcome = await services.webhooks.receive(bytes(body), request.headers.get("authorization"))
+    return {"status": outcome}

@@ -1,0 +1,132 @@
+"""Faults the real server won't produce on demand, from the Twirp double: every call
+gives the documented domain error within the time-out, never a hang."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from antechamber.errors import DomainError, NotFound, UpstreamError, UpstreamUnavailable
+from antechamber.livekit.gateway import LiveKitGateway, ParticipantPermission
+from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET
+from tests.livekit.twirp_double import Fault, TwirpDouble, twirp_double
+from tests.livekit_server import free_port
+
+TIMEOUT_S = 0.5
+# Generous bound for "within the time-out" on a loaded 2-core machine, far below a hang.
+DEADLINE_S = TIMEOUT_S + 1.5
+
+Call = Callable[[LiveKitGateway], Awaitable[object]]
+CALLS: dict[str, Call] = {
+    "ListRooms": lambda g: g.list_rooms(),
+    "ListParticipants": lambda g: g.list_participants("r"),
+    "GetParticipant": lambda g: g.get_participant("r", "alice"),
+    "SendData": lambda g: g.send_data("r", b"x", destination_identities=["bob"]),
+    "MutePublishedTrack": lambda g: g.mute_track("r", "alice", "TR_1", True),
+    "UpdateParticipant": lambda g: g.update_participant(
+        "r", "alice", permission=ParticipantPermission(can_subscribe=True)
+    ),
+    "RemoveParticipant": lambda g: g.remove_participant("r", "alice"),
+    "UpdateRoomMetadata": lambda g: g.update_room_metadata("r", "{}"),
+    "DeleteRoom": lambda g: g.delete_room("r"),
+}
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[TwirpDouble]:
+    async with twirp_double() as double:
+        yield double
+
+
+@pytest.fixture
+async def gateway(double: TwirpDouble) -> AsyncIterator[SdkLiveKitGateway]:
+    gateway = SdkLiveKitGateway(double.url, LIVEKIT_KEY, LIVEKIT_SECRET, TIMEOUT_S)
+    yield gateway
+    await gateway.close()
+
+
+async def _fails_with(call: Call, gateway: LiveKitGateway) -> DomainError:
+    started = time.monotonic()
+    with pytest.raises(DomainError) as caught:
+        await call(gateway)
+    assert time.monotonic() - started < DEADLINE_S
+    return caught.value
+
+
+@pytest.mark.parametrize("method", CALLS)
+async def test_it_sends_the_protocols_own_messages(
+    method: str, double: TwirpDouble, gateway: SdkLiveKitGateway
+) -> None:
+    await CALLS[method](gateway)
+    [(received, message)] = double.received
+    assert received == method
+    assert getattr(message, "room", "r") == "r"
+
+
+async def test_it_sends_exactly_what_was_asked(
+    double: TwirpDouble, gateway: SdkLiveKitGateway
+) -> None:
+    await gateway.send_data("r", b"payload", destination_identities=["bob"])
+    await gateway.update_participant("r", "alice", name="Alice")
+    (_, sent), (_, update) = double.received
+    assert sent.data == b"payload"  # type: ignore[attr-defined]
+    assert list(sent.destination_identities) == ["bob"]  # type: ignore[attr-defined]
+    assert sent.kind == 0  # type: ignore[attr-defined]  # RELIABLE
+    assert update.name == "Alice"  # type: ignore[attr-defined]
+    assert not update.HasField("permission")  # only what is given changes
+
+
+@pytest.mark.parametrize("method", CALLS)
+async def test_it_reports_a_server_error_as_an_upstream_error(
+    method: str, double: TwirpDouble, gateway: SdkLiveKitGateway
+) -> None:
+    double.fault = Fault(status=500, code="internal")
+    error = await _fails_with(CALLS[method], gateway)
+    assert type(error) is UpstreamError
+    assert "LiveKit" in error.detail
+
+
+@pytest.mark.parametrize("method", CALLS)
+async def test_it_reports_a_slow_server_as_unavailable_within_the_time_out(
+    method: str, double: TwirpDouble, gateway: SdkLiveKitGateway
+) -> None:
+    double.fault = Fault(delay_s=30)
+    error = await _fails_with(CALLS[method], gateway)
+    assert type(error) is UpstreamUnavailable
+    assert "LiveKit is unavailable" in error.detail
+
+
+@pytest.mark.parametrize("method", CALLS)
+async def test_it_reports_a_refused_connection_as_unavailable(method: str) -> None:
+    closed = free_port()  # nothing listens there any more
+    gateway = SdkLiveKitGateway(
+        f"http://127.0.0.1:{closed}", LIVEKIT_KEY, LIVEKIT_SECRET, TIMEOUT_S
+    )
+    try:
+        error = await _fails_with(CALLS[method], gateway)
+    finally:
+        await gateway.close()
+    assert type(error) is UpstreamUnavailable
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        (404, "not_found", NotFound),
+        (503, "unavailable", UpstreamUnavailable),
+        (401, "unauthenticated", UpstreamError),
+    ],
+)
+async def test_it_maps_twirp_codes_to_domain_errors(
+    status: int,
+    code: str,
+    kind: type[DomainError],
+    double: TwirpDouble,
+    gateway: SdkLiveKitGateway,
+) -> None:
+    double.fault = Fault(status=status, code=code)
+    error = await _fails_with(CALLS["GetParticipant"], gateway)
+    assert type(error) is kind

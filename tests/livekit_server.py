@@ -1,0 +1,127 @@
+"""A real livekit-server for tests: started on loopback ports in development mode with
+the test's key pair and its webhooks pointed at the Antechamber under test, and stopped
+by its PID.
+
+The binary comes from `scripts/livekit-server.sh` (`ANTECHAMBER_TEST_LIVEKIT_SERVER`).
+Without it the tests that need it are skipped, or fail when services are required.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REQUIRE_SERVICES
+
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+
+
+def livekit_binary() -> Path:
+    configured = os.environ.get("ANTECHAMBER_TEST_LIVEKIT_SERVER", "")
+    if configured:
+        # Named explicitly (as `.ci/run` does): that binary, and no other version.
+        candidates = [Path(configured)]
+    else:
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "antechamber"
+        candidates = sorted(cache.glob("livekit-server-v*[0-9]"), reverse=True)
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    message = "no livekit-server binary: run scripts/livekit-server.sh"
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveKitServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    api_key: str
+    api_secret: str
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT_S)
+
+
+def start_livekit(
+    binary: Path, folder: Path, api_key: str, api_secret: str, webhook_url: str
+) -> LiveKitServer:
+    port = free_port()
+    config = {
+        "port": port,
+        "bind_addresses": ["127.0.0.1"],
+        "rtc": {
+            "tcp_port": free_port(),
+            # One UDP port for all media (muxed): easy to find free, enough for tests.
+            "udp_port": free_port(socket.SOCK_DGRAM),
+            "use_external_ip": False,
+            "node_ip": "127.0.0.1",
+            "enable_loopback_candidate": True,
+        },
+        "keys": {api_key: api_secret},
+        # Rooms close a second after the last participant leaves, so `room_finished`
+        # comes quickly; rooms nobody joined close soon too.
+        "room": {"departure_timeout": 1, "empty_timeout": 10},
+        "webhook": {"api_key": api_key, "urls": [webhook_url]},
+        "logging": {"level": "info"},
+    }
+    config_file = folder / "livekit.yaml"
+    config_file.write_text(json.dumps(config))  # JSON is YAML
+    log = folder / "livekit.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(binary), "--dev", "--config", str(config_file)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    server = LiveKitServer(process, port, api_key, api_secret, log)
+    _wait_until_up(server)
+    return server
+
+
+def _wait_until_up(server: LiveKitServer) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"livekit-server exited: {server.log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(server.http_url, timeout=1) as answer:  # noqa: S310
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"livekit-server did not start within {START_TIMEOUT_S:.0f} s")
