@@ -34,7 +34,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    async for session in transaction(services.sessionmaker):
+    async with transaction(services.sessionmaker) as session:
         yield session
 
 
