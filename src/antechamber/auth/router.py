@@ -112,6 +112,8 @@ async def _update_user(db: Db, user: CurrentUser, user_id: uuid.UUID, body: User
     return UserOut.of(await users.update(db, user, user_id, body))
 
 
-router.add_api_route(
-    "/users/{user_id}/", _update_user, methods=["PUT", "PATCH"], response_model=UserOut
-)
+# One route per method: a route with two methods gets one operationId twice in the schema.
+for _method, _name in (("PUT", "replace_user"), ("PATCH", "update_user")):
+    router.add_api_route(
+        "/users/{user_id}/", _update_user, methods=[_method], response_model=UserOut, name=_name
+    )
