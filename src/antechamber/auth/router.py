@@ -63,9 +63,9 @@ async def callback(
     if services.oidc is None:
         raise NotFound("OpenID Connect login is not configured.")
     if error is not None or not code:
-        # e.g. a silent login the provider can't complete without the user: go back anonymous.
-        pending_return = "/"
-        return RedirectResponse(pending_return, status_code=302)
+        # e.g. a silent login the provider can't complete without the user: back to the
+        # page it started from (checked when the attempt began), still anonymous.
+        return RedirectResponse(await services.oidc.abandon(state) or "/", status_code=302)
     identity = await services.oidc.finish(_callback_url(request), state, code)
     user = await users.upsert_from_claims(db, identity.sub, identity.email, identity.name)
     response = RedirectResponse(identity.return_to, status_code=302)
