@@ -73,8 +73,9 @@ def main() -> int:
     os.environ.update(env)
     profiler = cProfile.Profile()
     elapsed = asyncio.run(drive(slug, args.requests, profiler, not args.no_profile))
+    how = "" if args.no_profile else " under cProfile"
     print(
-        f"{args.requests} requests in {elapsed:.2f} s{'' if args.no_profile else ' under cProfile'}: "
+        f"{args.requests} requests in {elapsed:.2f} s{how}: "
         f"{elapsed / args.requests * 1000:.2f} ms each (one process, sequential)"
     )
     if args.no_profile:
