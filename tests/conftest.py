@@ -191,6 +191,8 @@ async def stack(backend: Backend, settings_overrides: dict[str, Any]) -> AsyncIt
     app = create_app(settings)
     async with running(app):
         yield Stack(app, backend, settings)
+        # Every request gives its database connection back, whatever it answered.
+        assert app.state.services.engine.pool.checkedout() == 0
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ the engine, Redis and the other clients in the lifespan, so tests choose the bac
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import FileResponse
 
 from antechamber.auth.router import router as auth_router
-from antechamber.container import Services, build_services
+from antechamber.container import build_services
 from antechamber.db.migrate import upgrade_async
 from antechamber.errors import NotFound
 from antechamber.http import errors
@@ -41,13 +39,12 @@ def create_app(settings: Settings) -> FastAPI:
             await upgrade_async(settings.database.url)
         services = build_services(settings)
         app.state.services = services
-        watcher = asyncio.create_task(_watch_room_changes(services), name="room-cache")
+        # Every process drops its cached copy of a room that any process changed.
+        services.broker.listen(ROOMS_CHANNEL, services.room_cache.invalidate)
+        await services.broker.start()
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
             await services.close()
 
     app = FastAPI(
@@ -82,15 +79,6 @@ def create_app(settings: Settings) -> FastAPI:
         )
     app.add_middleware(TrailingSlashMiddleware)
     return app
-
-
-async def _watch_room_changes(services: Services) -> None:
-    """Drops cached rooms when any process changes them."""
-    async with services.broker.subscribe(ROOMS_CHANNEL) as subscription:
-        while True:
-            room_id = await subscription.next(3600)
-            if room_id is not None:
-                services.room_cache.invalidate(room_id)
 
 
 def _serve_frontend(app: FastAPI, folder: Path) -> None:

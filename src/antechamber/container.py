@@ -25,11 +25,11 @@ from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.notify import WaitingNotifier
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.service import LobbyService
-from antechamber.lobby.store import Timeouts
+from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, Timeouts
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
-from antechamber.rooms.cache import RoomCache
+from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache
 from antechamber.rooms.service import is_registered_livekit_room
 from antechamber.settings import LobbySettings, Settings
 from antechamber.tokens.service import TokenIssuer
@@ -89,7 +89,11 @@ def build_services(settings: Settings) -> Services:
         else None
     )
     kv: KeyValueStore = RedisKeyValueStore(redis) if redis is not None else MemoryKeyValueStore()
-    broker: Broker = RedisBroker(redis) if redis is not None else MemoryBroker()
+    broker: Broker = (
+        RedisBroker(redis, (LOBBY_EVENTS_PATTERN, ROOMS_CHANNEL))
+        if redis is not None
+        else MemoryBroker()
+    )
     tokens = TokenIssuer(settings)
     livekit = build_livekit_gateway(settings)
     notifier = WaitingNotifier(livekit)

@@ -1,8 +1,8 @@
 """Publish/subscribe between processes: Redis pub/sub, or in-process for one process.
 
-Each process keeps ONE Redis pub/sub connection, subscribed to the channels its open
-event streams need (reference-counted), and fans each message out to local queues.
-Subscribe before reading the state you then follow, so nothing falls in between.
+Each process keeps ONE Redis pub/sub connection and fans each message out to the local
+queues of its open streams. Subscribe before reading the state you then follow, so
+nothing falls in between.
 """
 
 from __future__ import annotations
@@ -11,13 +11,16 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 logger = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 1.0
+READ_TICK_S = 1.0
+SUBSCRIBE_WAIT_S = 2.0
 
 
 class Subscription:
@@ -26,16 +29,31 @@ class Subscription:
 
     async def next(self, wait_s: float) -> str | None:
         """The next message, or None when `wait_s` seconds pass without one."""
+        # asyncio.timeout, not wait_for: no inner task whose cancellation could be lost
+        # when the stream itself is cancelled (a client leaving, a shutdown).
         try:
-            return await asyncio.wait_for(self.queue.get(), wait_s)
+            async with asyncio.timeout(wait_s):
+                return await self.queue.get()
         except TimeoutError:
             return None
+
+
+Listener = Callable[[str], None]
 
 
 class Broker(Protocol):
     async def publish(self, channel: str, message: str) -> None: ...
 
+    def listen(self, channel: str, listener: Listener) -> None:
+        """Calls `listener` with every message on `channel`, for the broker's lifetime.
+        For cheap synchronous reactions (dropping a cache entry); no task to cancel."""
+        ...
+
     def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
+
+    async def start(self) -> None:
+        """Begins receiving (a no-op where there is nothing to connect)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -43,10 +61,19 @@ class Broker(Protocol):
 class _Fanout:
     def __init__(self) -> None:
         self.subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self.listeners: dict[str, list[Listener]] = defaultdict(list)
 
     def deliver(self, channel: str, message: str) -> None:
         for subscription in self.subscribers.get(channel, ()):
             subscription.queue.put_nowait(message)
+        for listener in self.listeners.get(channel, ()):
+            try:
+                listener(message)
+            except Exception:
+                logger.exception("listener on %s failed", channel)
+
+    def listen(self, channel: str, listener: Listener) -> None:
+        self.listeners[channel].append(listener)
 
 
 class MemoryBroker:
@@ -58,6 +85,9 @@ class MemoryBroker:
 
     def publish_now(self, channel: str, message: str) -> None:
         self._fanout.deliver(channel, message)
+
+    def listen(self, channel: str, listener: Listener) -> None:
+        self._fanout.listen(channel, listener)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
@@ -75,68 +105,77 @@ class MemoryBroker:
             if not subscribers:
                 del self._fanout.subscribers[channel]
 
+    async def start(self) -> None:
+        return None
+
     async def close(self) -> None:
         self._fanout.subscribers.clear()
 
 
 class RedisBroker:
-    def __init__(self, redis: Redis) -> None:
+    """One pattern subscription per process, made once, covering every channel the
+    process may follow; local subscribers only register a queue. No SUBSCRIBE or
+    UNSUBSCRIBE ever races the reader, and a reconnect restores everything at once."""
+
+    def __init__(self, redis: Redis, patterns: tuple[str, ...]) -> None:
         self._redis = redis
+        self._patterns = patterns
         self._fanout = _Fanout()
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
+        self._closing = False
         self._subscribed = asyncio.Event()
 
     async def publish(self, channel: str, message: str) -> None:
         await self._redis.publish(channel, message)
 
+    async def start(self) -> None:
+        """Starts the reader, which subscribes (and retries while Redis is down, so the
+        service starts and reports itself unready instead of failing to start)."""
+        if self._pubsub is None:
+            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            self._reader = asyncio.create_task(self._read(self._pubsub), name="pubsub-reader")
+        if not self._subscribed.is_set():
+            # Subscribers must not miss what is published right after they subscribe.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SUBSCRIBE_WAIT_S):
+                    await self._subscribed.wait()
+
+    def listen(self, channel: str, listener: Listener) -> None:
+        self._fanout.listen(channel, listener)
+
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        await self.start()
         subscription = Subscription()
-        async with self._lock:
-            pubsub = self._ensure_reader()
-            if channel not in self._fanout.subscribers:
-                await pubsub.subscribe(channel)
-                self._subscribed.set()
-            self._fanout.subscribers[channel].add(subscription)
+        self._fanout.subscribers[channel].add(subscription)
         try:
             yield subscription
         finally:
-            async with self._lock:
-                subscribers = self._fanout.subscribers.get(channel)
-                if subscribers is not None:
-                    subscribers.discard(subscription)
-                    if not subscribers:
-                        del self._fanout.subscribers[channel]
-                        with contextlib.suppress(Exception):
-                            await pubsub.unsubscribe(channel)
-
-    def _ensure_reader(self) -> PubSub:
-        if self._pubsub is None:
-            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        if self._reader is None or self._reader.done():
-            self._reader = asyncio.create_task(self._read(self._pubsub), name="pubsub-reader")
-        return self._pubsub
+            subscribers = self._fanout.subscribers.get(channel)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._fanout.subscribers[channel]
 
     async def _read(self, pubsub: PubSub) -> None:
-        while True:
+        # A flag, not only cancellation: on Python 3.11 a cancel that lands while redis-py's
+        # read time-out fires can come out as a time-out, and the loop would go on.
+        while not self._closing:
             try:
                 if not pubsub.subscribed:
-                    # Nothing to read until a stream subscribes.
-                    self._subscribed.clear()
-                    await self._subscribed.wait()
-                    continue
-                message = await pubsub.get_message(timeout=1.0)
+                    await pubsub.psubscribe(*self._patterns)
+                    self._subscribed.set()
+                message = await pubsub.get_message(timeout=READ_TICK_S)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # The connection dropped: redis-py reconnects and resubscribes on the next
-                # read; streams re-read their state on their next refresh.
-                logger.warning("pub/sub connection lost; reconnecting", exc_info=True)
-                await asyncio.sleep(0.5)
+            except Exception:  # noqa: BLE001 - any failure of the connection is retried
+                # The connection dropped: redis-py reconnects and re-subscribes on the next
+                # read; streams re-read their state on their next tick.
+                logger.warning("pub/sub connection to Redis lost; retrying")
+                await asyncio.sleep(1.0)
                 continue
-            if message is None or message.get("type") != "message":
+            if message is None or message.get("type") != "pmessage":
                 continue
             channel = message["channel"]
             data = message["data"]
@@ -146,9 +185,11 @@ class RedisBroker:
             )
 
     async def close(self) -> None:
+        # Bounded waits: shutdown must never hang on a reader blocked in a socket read.
+        self._closing = True
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+            await asyncio.wait({self._reader}, timeout=READ_TICK_S + CLOSE_TIMEOUT_S)
         if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._pubsub.aclose(), CLOSE_TIMEOUT_S)  # type: ignore[no-untyped-call]

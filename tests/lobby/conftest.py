@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.redis_store import RedisLobbyStore
-from antechamber.lobby.store import LobbyStore, Timeouts
+from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, LobbyStore, Timeouts
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
 from tests.conftest import REDIS_URL, need_service
 
@@ -36,7 +36,7 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
 
     def factory(timeouts: Timeouts = DEFAULT_TIMEOUTS) -> StoreUnderTest:
         if redis is not None:
-            broker: Broker = RedisBroker(redis)
+            broker: Broker = RedisBroker(redis, (LOBBY_EVENTS_PATTERN,))
             brokers.append(broker)
             return StoreUnderTest(RedisLobbyStore(redis, timeouts), broker)
         memory = MemoryBroker()

@@ -105,6 +105,15 @@ class OIDCClient:
             )
         return str(url)
 
+    async def abandon(self, state: str) -> str | None:
+        """The provider sent the browser back without a code (a silent login it can't
+        complete, a refusal): forgets the attempt, returns where it wanted to go back to."""
+        raw = await self._store.pop(PENDING_LOGIN_PREFIX + state) if state else None
+        if raw is None:
+            return None
+        return_to = json.loads(raw).get("return_to")
+        return return_to if isinstance(return_to, str) else None
+
     async def finish(self, redirect_uri: str, state: str, code: str) -> Identity:
         raw = await self._store.pop(PENDING_LOGIN_PREFIX + state) if state else None
         if raw is None:

@@ -63,9 +63,9 @@ async def callback(
     if services.oidc is None:
         raise NotFound("OpenID Connect login is not configured.")
     if error is not None or not code:
-        # e.g. a silent login the provider can't complete without the user: go back anonymous.
-        pending_return = "/"
-        return RedirectResponse(pending_return, status_code=302)
+        # e.g. a silent login the provider can't complete without the user: back to the
+        # page it started from (checked when the attempt began), still anonymous.
+        return RedirectResponse(await services.oidc.abandon(state) or "/", status_code=302)
     identity = await services.oidc.finish(_callback_url(request), state, code)
     user = await users.upsert_from_claims(db, identity.sub, identity.email, identity.name)
     response = RedirectResponse(identity.return_to, status_code=302)
@@ -112,6 +112,8 @@ async def _update_user(db: Db, user: CurrentUser, user_id: uuid.UUID, body: User
     return UserOut.of(await users.update(db, user, user_id, body))
 
 
-router.add_api_route(
-    "/users/{user_id}/", _update_user, methods=["PUT", "PATCH"], response_model=UserOut
-)
+# One route per method: a route with two methods gets one operationId twice in the schema.
+for _method, _name in (("PUT", "replace_user"), ("PATCH", "update_user")):
+    router.add_api_route(
+        "/users/{user_id}/", _update_user, methods=[_method], response_model=UserOut, name=_name
+    )

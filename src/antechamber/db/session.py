@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -47,13 +48,16 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+@asynccontextmanager
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
     """A session whose transaction commits when the request succeeds, else rolls back.
 
-    A handler may commit earlier itself (to act after the data is durable); the final
-    commit then has nothing to do.
+    A context manager, so an error thrown in by the caller reaches it at once (iterated
+    with `async for`, the generator was left suspended on errors and its connection stayed
+    checked out until the garbage collector closed it). A handler may commit earlier
+    itself, to act once the data is durable; the final commit then has nothing to do.
     """
     async with sessionmaker() as session:
         try:

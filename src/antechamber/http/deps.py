@@ -25,7 +25,9 @@ from antechamber.users.models import User
 SESSION_COOKIE = "sessionid"
 
 
-def get_services(request: Request) -> Services:
+# Dependencies that don't block are `async def`: FastAPI runs plain `def` ones in its thread
+# pool, a thread hop on every request for nothing.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -34,7 +36,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    async for session in transaction(services.sessionmaker):
+    async with transaction(services.sessionmaker) as session:
         yield session
 
 
@@ -71,7 +73,7 @@ async def require_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
-def lobby_secret(request: Request, response: Response, services: ServicesDep) -> str:
+async def lobby_secret(request: Request, response: Response, services: ServicesDep) -> str:
     """The caller's lobby secret, issuing a new cookie when it has none (or a bad one)."""
     secret = request.cookies.get(LOBBY_COOKIE)
     if not valid_lobby_secret(secret):

@@ -127,5 +127,8 @@ class LobbyStore(Protocol):
     async def close(self) -> None: ...
 
 
+LOBBY_EVENTS_PATTERN = "lobby:{*}:events"  # braces aren't special in Redis patterns
+
+
 def events_channel(room: str) -> str:
     return f"lobby:{{{room}}}:events"

@@ -25,7 +25,7 @@ from antechamber.rooms.schemas import (
     RoomOut,
     RoomUpdate,
 )
-from antechamber.tokens.service import clean_display_name, display_name
+from antechamber.tokens.service import display_name, requested_display_name
 
 router = APIRouter(tags=["rooms"])
 Pagination = Annotated[PageParams, Depends(page_params)]
@@ -40,7 +40,7 @@ def _join(
     room: Room | None,
     username: str | None,
 ) -> LiveKitAccess:
-    chosen = clean_display_name(username)
+    chosen = requested_display_name(username)
     full_name = caller.user.full_name if caller.user else None
     config = rooms.configuration_of(room) if room is not None else RoomConfiguration()
     return services.tokens.issue(

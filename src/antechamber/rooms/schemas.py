@@ -3,14 +3,26 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from antechamber.rooms.models import AccessLevel, Role
+from antechamber.text import refuse_control_characters
 from antechamber.users.schemas import UserBrief
 
 Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
 ALL_SOURCES: tuple[Source, ...] = ("camera", "microphone", "screen_share", "screen_share_audio")
-RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+RoomName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(refuse_control_characters),
+]
 
 
 class RoomConfiguration(BaseModel):

@@ -29,6 +29,14 @@ def clean_display_name(raw: str | None, field: str = "username") -> str | None:
     return name
 
 
+def requested_display_name(raw: str | None) -> str | None:
+    """A `?username=` query: La Suite Meet's front end always sends it, empty when the user
+    typed no name, so blank means "not given" (fall back) rather than a bad name."""
+    if raw is None or not raw.strip():
+        return None
+    return clean_display_name(raw)
+
+
 def display_name(
     settings: Settings, chosen: str | None, full_name: str | None, is_authenticated: bool
 ) -> str:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from antechamber.text import refuse_control_characters
 from antechamber.users.models import User
 
 
@@ -19,7 +20,11 @@ Language = Annotated[
     str, StringConstraints(pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$", max_length=10)
 ]
 TimeZone = Annotated[str, AfterValidator(_known_timezone)]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+FullName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(refuse_control_characters),
+]
 
 
 class UserOut(BaseModel):

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from antechamber.errors import NotFound, PermissionDenied
+from antechamber.text import without_control_characters
 from antechamber.users.models import User
 from antechamber.users.schemas import UserUpdate
 
@@ -23,9 +24,10 @@ async def upsert_from_claims(
     db: AsyncSession, sub: str, email: str | None, full_name: str | None
 ) -> User:
     """Creates the user on first login, refreshes email and name on later ones."""
-    full_name = (full_name or "").strip()[:MAX_NAME] or None
+    # Claims come from the provider: keep what can be stored rather than refuse the login.
+    full_name = " ".join(without_control_characters(full_name or "").split())[:MAX_NAME] or None
     short_name = full_name.split()[0][:MAX_NAME] if full_name else None
-    email = (email or "").strip()[:254] or None
+    email = without_control_characters(email or "").strip()[:254] or None
     user = (await db.execute(select(User).where(User.sub == sub))).scalar_one_or_none()
     if user is None:
         user = User(sub=sub, email=email, full_name=full_name, short_name=short_name)

@@ -1,0 +1,122 @@
+"""Liveness, readiness, the front end's configuration, the schema, and paths without
+their trailing slash."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from antechamber.settings import RedisSettings
+from tests.conftest import Browser
+from tests.helpers import API, ROOMS, create_room
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens once the probe closes
+
+
+async def test_it_says_it_is_alive(anonymous: Browser) -> None:
+    response = await anonymous.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_it_says_it_is_ready_when_its_dependencies_answer(anonymous: Browser) -> None:
+    response = await anonymous.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"redis": RedisSettings(url=f"redis://127.0.0.1:{_closed_port()}/0")}],
+)
+async def test_it_names_redis_when_redis_does_not_answer(anonymous: Browser) -> None:
+    response = await anonymous.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["redis"]
+    assert (await anonymous.get("/healthz")).status_code == 200
+
+
+async def test_it_reports_every_front_end_setting(anonymous: Browser) -> None:
+    response = await anonymous.get(API + "config/")
+
+    assert response.status_code == 200
+    config = response.json()
+    assert set(config["livekit"]) >= {
+        "url",
+        "force_wss_protocol",
+        "enable_firefox_proxy_workaround",
+        "default_sources",
+    }
+    assert config["livekit"]["url"] == "ws://127.0.0.1:7880"
+    assert config["subtitle"] == {"enabled": False}
+    assert config["telephony"] == {"enabled": False}
+    assert config["recording"] == {"is_enabled": False, "available_modes": []}
+    assert config["background_image"] == {"upload_is_enabled": False}
+    assert config["diagnostics"] == {"connection_test_enabled": False}
+    assert config["resource"] == {"default_access_level": "public"}
+    assert config["authenticated_users_can_edit_display_name"] is True
+    assert config["is_silent_login_enabled"] is False  # no OpenID provider configured here
+    assert isinstance(config["max_participants_for_sound"], int)
+    assert isinstance(config["auto_mute_on_join_threshold"], int)
+    assert config["lobby"] == {"waiting_timeout_s": 90, "poll_interval_s": 5, "events": True}
+    assert config["login_methods"] == ["dev"]
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"default_access_level": "trusted", "authenticated_users_can_edit_display_name": False}],
+)
+async def test_it_reports_the_configured_values(anonymous: Browser) -> None:
+    config = (await anonymous.get(API + "config")).json()
+
+    assert config["resource"] == {"default_access_level": "trusted"}
+    assert config["authenticated_users_can_edit_display_name"] is False
+
+
+async def test_it_serves_its_openapi_schema_and_docs(anonymous: Browser) -> None:
+    schema = await anonymous.get(API + "openapi.json")
+    docs = await anonymous.get(API + "docs")
+
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ("/api/v1.0/rooms/", "/api/v1.0/rooms/{room_key}/", "/api/v1.0/users/me/"):
+        assert path in paths
+    operation_ids = [op["operationId"] for item in paths.values() for op in item.values()]
+    assert len(operation_ids) == len(set(operation_ids))
+    assert {"put", "patch"} <= set(paths["/api/v1.0/users/{user_id}/"])
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+
+
+async def test_it_reaches_the_same_endpoint_without_the_trailing_slash(
+    alice: Browser, anonymous: Browser
+) -> None:
+    room = await create_room(alice, "Slashless")
+
+    assert (await anonymous.get(API + "users/me")).status_code == 401
+    assert (await alice.get(API + "users/me")).json()["email"] == "alice@example.com"
+    assert (await anonymous.get(f"{ROOMS}{room['slug']}")).json()["id"] == room["id"]
+    assert (await alice.get(API + "rooms")).json()["count"] == 1
+    assert (
+        await alice.patch(f"{ROOMS}{room['slug']}", json={"name": "Renamed"})
+    ).status_code == 200
+    logout = await alice.get(API + "logout")
+    assert logout.status_code == 302
+    assert (await alice.get(API + "users/me")).status_code == 401
+
+
+async def test_it_never_shows_a_stack_trace(anonymous: Browser) -> None:
+    response = await anonymous.post(
+        ROOMS, content=b"\xff\xfe", headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code in (400, 401)
+    assert "Traceback" not in response.text
