@@ -27,7 +27,9 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         settings.url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout); recycled connections and the
+        # pool's invalidation on disconnect errors cover a restarted server.
+        pool_recycle=1800,
     )
 
 

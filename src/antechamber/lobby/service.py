@@ -31,7 +31,7 @@ from antechamber.rooms.models import AccessLevel, Role
 from antechamber.rooms.schemas import LiveKitAccess
 from antechamber.settings import Settings
 from antechamber.tokens.colour import colour_for
-from antechamber.tokens.service import TokenIssuer, clean_display_name, display_name
+from antechamber.tokens.service import TokenIssuer, display_name, requested_display_name
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class LobbyService:
         username: str | None,
         client: str,
     ) -> Entry:
-        chosen = clean_display_name(username)
+        chosen = requested_display_name(username)
         full_name = caller.user.full_name if caller.user else None
         name = display_name(self._settings, chosen, full_name, caller.is_authenticated)
         role = await rooms.role_of(db, room.id, caller.user)

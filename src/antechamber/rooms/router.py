@@ -37,12 +37,11 @@ def _join(
     caller: Caller,
     livekit_room: str,
     role: Role | None,
-    room: Room | None,
+    config: RoomConfiguration,
     username: str | None,
 ) -> LiveKitAccess:
     chosen = requested_display_name(username)
     full_name = caller.user.full_name if caller.user else None
-    config = rooms.configuration_of(room) if room is not None else RoomConfiguration()
     return services.tokens.issue(
         livekit_room=livekit_room,
         identity=caller.identity,
@@ -70,7 +69,9 @@ async def create_room(
 ) -> RoomOut:
     assert caller.user is not None
     room = await rooms.create(db, services.settings, caller.user, body)
-    livekit = _join(services, caller, str(room.id), Role.OWNER, room, username)
+    livekit = _join(
+        services, caller, str(room.id), Role.OWNER, rooms.configuration_of(room), username
+    )
     return await rooms.room_out(db, room, Role.OWNER, livekit)
 
 
@@ -78,14 +79,18 @@ async def create_room(
 async def get_room(
     room_key: str, db: Db, services: ServicesDep, caller: CallerDep, username: Username = None
 ) -> RoomOut:
-    room = await rooms.find(db, room_key)
+    # The hot path (anyone opening a meeting link): the cached room, no database round
+    # trip for anonymous callers; only admins need the full row with its accesses.
+    room = await rooms.snapshot(db, services.room_cache, room_key)
     if room is None:
         return _unregistered(room_key, services, caller, username)
     role = await rooms.role_of(db, room.id, caller.user)
     livekit = None
     if rooms.may_join_directly(room.access_level, caller, role):
-        livekit = _join(services, caller, str(room.id), role, room, username)
-    return await rooms.room_out(db, room, role, livekit)
+        livekit = _join(services, caller, str(room.id), role, room.configuration, username)
+    if role is not None and role.is_admin:
+        return await rooms.room_out(db, await rooms.get_or_404(db, room_key), role, livekit)
+    return rooms.room_out_from_snapshot(room, livekit)
 
 
 def _unregistered(
@@ -101,7 +106,7 @@ def _unregistered(
         access_level=AccessLevel.PUBLIC,
         configuration=RoomConfiguration(),
         is_administrable=False,
-        livekit=_join(services, caller, slug, None, None, username),
+        livekit=_join(services, caller, slug, None, RoomConfiguration(), username),
     )
 
 

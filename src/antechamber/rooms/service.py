@@ -119,6 +119,19 @@ async def room_out(
     )
 
 
+def room_out_from_snapshot(room: RoomSnapshot, livekit: LiveKitAccess | None) -> RoomOut:
+    """A non-admin's view: no accesses, so the cached snapshot is enough."""
+    return RoomOut(
+        id=room.id,
+        name=room.name,
+        slug=room.slug,
+        access_level=room.access_level,
+        configuration=room.configuration,
+        is_administrable=False,
+        livekit=livekit,
+    )
+
+
 async def create(db: AsyncSession, settings: Settings, owner: User, body: RoomCreate) -> Room:
     base = slugs.slugify(body.name)
     slug = base
