@@ -140,6 +140,13 @@ async def _clean(backend: Backend) -> None:
         await client.aclose()
 
 
+def clean_backend(backend: Backend) -> None:
+    """For synchronous fixtures (module-scoped servers)."""
+    import asyncio
+
+    asyncio.run(_clean(backend))
+
+
 @asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
     async with app.router.lifespan_context(app):

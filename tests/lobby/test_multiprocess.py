@@ -1,0 +1,241 @@
+"""Three `antechamber serve` processes on one PostgreSQL and one Redis tell a waiting
+participant one consistent story, whichever process each call reaches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, clean_backend
+from tests.livekit_helpers import verify
+from tests.livekit_server import free_port
+
+START_TIMEOUT_S = 20.0
+WAITING_TIMEOUT_S = 6
+POLL_INTERVAL_S = 2
+
+
+class Cluster:
+    def __init__(self, ports: list[int]) -> None:
+        self.urls = [f"http://127.0.0.1:{port}" for port in ports]
+
+
+class Visitor:
+    """One browser: cookies shared by every process, as behind one load balancer."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.cookies: dict[str, str] = {}
+
+    def _headers(self, unsafe: bool) -> dict[str, str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if unsafe and "csrftoken" in self.cookies:
+            headers["X-CSRFToken"] = self.cookies["csrftoken"]
+        return headers
+
+    def _keep(self, response: httpx.Response) -> None:
+        for name, value in response.cookies.items():
+            self.cookies[name] = value
+
+    async def request(self, method: str, url: str, body: Any = None) -> httpx.Response:
+        response = await self.client.request(
+            method, url, json=body, headers=self._headers(method != "GET")
+        )
+        self._keep(response)
+        return response
+
+    @asynccontextmanager
+    async def stream(self, url: str) -> AsyncIterator[httpx.Response]:
+        async with self.client.stream("GET", url, headers=self._headers(False)) as response:
+            yield response
+
+
+@pytest.fixture(scope="module")
+def cluster(postgres_backend: Backend) -> Iterator[Cluster]:
+    clean_backend(postgres_backend)
+    ports = [free_port() for _ in range(3)]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ANTECHAMBER_", "LIVEKIT_"))},
+        "DATABASE_URL": postgres_backend.database_url,
+        "REDIS_URL": postgres_backend.redis_url or "",
+        "ANTECHAMBER_SECRET_KEY": "multi-process-test-secret-0123456789abcdef",
+        "ANTECHAMBER_DEV_LOGIN_ENABLED": "true",
+        "ANTECHAMBER_LOBBY_WAITING_TIMEOUT_S": str(WAITING_TIMEOUT_S),
+        "ANTECHAMBER_LOBBY_POLL_INTERVAL_S": str(POLL_INTERVAL_S),
+        "ANTECHAMBER_LOBBY_RATE_LIMIT_PER_MINUTE": "0",
+        # A LiveKit nobody listens on: the lobby must work without it.
+        "LIVEKIT_URL": f"ws://127.0.0.1:{free_port()}",
+        "LIVEKIT_API_KEY": LIVEKIT_KEY,
+        "LIVEKIT_API_SECRET": LIVEKIT_SECRET,
+        "LIVEKIT_TIMEOUT_S": "0.5",
+        "ANTECHAMBER_LOG_LEVEL": "warning",
+    }
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "antechamber.cli", "serve", "--port", str(port)], env=env
+        )
+        for port in ports
+    ]
+    try:
+        _wait_until_up(ports)
+        yield Cluster(ports)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_until_up(ports: list[int]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    for port in ports:
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server on port {port} did not start")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+async def _restricted_room(admin: Visitor, base: str) -> dict[str, Any]:
+    login = await admin.request(
+        "POST", f"{base}/api/v1.0/dev-login/", {"email": "alice@example.com"}
+    )
+    assert login.status_code == 200, login.text
+    created = await admin.request(
+        "POST",
+        f"{base}/api/v1.0/rooms/",
+        {"name": f"mp-{random.random()}", "access_level": "restricted"},
+    )
+    assert created.status_code == 201, created.text
+    return created.json()  # type: ignore[no-any-return]
+
+
+async def _first_event(response: httpx.Response, status: str) -> dict[str, Any]:
+    async for line in response.aiter_lines():
+        if line.startswith("data: "):
+            event = json.loads(line[len("data: ") :])
+            if event["status"] == status:
+                return event  # type: ignore[no-any-return]
+    raise AssertionError(f"the stream ended without a {status} event")
+
+
+async def test_it_tells_one_story_across_three_processes(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    one, two, three = cluster.urls
+    admin, guest = Visitor(http), Visitor(http)
+    room = await _restricted_room(admin, one)
+    asked = await guest.request(
+        "POST", f"{one}/api/v1.0/rooms/{room['slug']}/request-entry/", {"username": "Ann"}
+    )
+    assert asked.json()["status"] == "waiting"
+    guest_id = asked.json()["id"]
+
+    async with guest.stream(f"{one}/api/v1.0/rooms/{room['id']}/lobby-events/") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        listening = asyncio.create_task(_first_event(stream, "accepted"))
+        listed = await admin.request(
+            "GET", f"{two}/api/v1.0/rooms/{room['id']}/waiting-participants/"
+        )
+        assert [p["id"] for p in listed.json()["participants"]] == [guest_id]
+        decided = await admin.request(
+            "POST",
+            f"{two}/api/v1.0/rooms/{room['id']}/enter/",
+            {"participant_id": guest_id, "allow_entry": True},
+        )
+        assert decided.status_code == 200, decided.text
+        pushed = await asyncio.wait_for(listening, 10)
+
+    polled = await guest.request(
+        "POST", f"{three}/api/v1.0/rooms/{room['id']}/request-entry/", {"username": "Ann"}
+    )
+    assert polled.json()["status"] == "accepted"
+    for body in (pushed, polled.json()):
+        assert body["id"] == guest_id
+        claims = verify(body["livekit"]["token"])
+        assert claims.identity == guest_id
+        assert claims.video is not None
+        assert claims.video.room == room["id"]
+
+
+async def test_it_lets_one_of_many_conflicting_decisions_win_across_processes(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    admin = Visitor(http)
+    room = await _restricted_room(admin, cluster.urls[0])
+    for _ in range(3):
+        guest = Visitor(http)
+        asked = await guest.request(
+            "POST", f"{cluster.urls[0]}/api/v1.0/rooms/{room['id']}/request-entry/", {}
+        )
+        guest_id = asked.json()["id"]
+        wanted = [random.choice([True, False]) for _ in range(30)]
+        responses = await asyncio.gather(
+            *(
+                admin.request(
+                    "POST",
+                    f"{cluster.urls[i % 3]}/api/v1.0/rooms/{room['id']}/enter/",
+                    {"participant_id": guest_id, "allow_entry": allow},
+                )
+                for i, allow in enumerate(wanted)
+            )
+        )
+        winners = {
+            allow for allow, r in zip(wanted, responses, strict=True) if r.status_code == 200
+        }
+        losers = {allow for allow, r in zip(wanted, responses, strict=True) if r.status_code == 409}
+        assert all(r.status_code in (200, 409) for r in responses)
+        assert len(winners) == 1
+        assert winners.isdisjoint(losers)
+        final = (
+            await guest.request(
+                "POST", f"{cluster.urls[2]}/api/v1.0/rooms/{room['id']}/request-entry/", {}
+            )
+        ).json()
+        assert final["status"] == ("accepted" if winners == {True} else "denied")
+
+
+async def test_it_keeps_a_place_that_polls_at_the_documented_interval(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    admin, patient, gone = Visitor(http), Visitor(http), Visitor(http)
+    room = await _restricted_room(admin, cluster.urls[0])
+    path = f"/api/v1.0/rooms/{room['id']}/request-entry/"
+    patient_id = (await patient.request("POST", cluster.urls[0] + path, {})).json()["id"]
+    await gone.request("POST", cluster.urls[1] + path, {})
+    deadline = time.monotonic() + WAITING_TIMEOUT_S * 1.5
+    turn = 0
+    while time.monotonic() < deadline:
+        await asyncio.sleep(POLL_INTERVAL_S)
+        turn += 1
+        body = (await patient.request("POST", cluster.urls[turn % 3] + path, {})).json()
+        assert body["status"] == "waiting"
+        assert body["id"] == patient_id
+    listed = await admin.request(
+        "GET", f"{cluster.urls[2]}/api/v1.0/rooms/{room['id']}/waiting-participants/"
+    )
+    assert [p["id"] for p in listed.json()["participants"]] == [patient_id]
