@@ -239,3 +239,48 @@ async def test_it_keeps_a_place_that_polls_at_the_documented_interval(
         "GET", f"{cluster.urls[2]}/api/v1.0/rooms/{room['id']}/waiting-participants/"
     )
     assert [p["id"] for p in listed.json()["participants"]] == [patient_id]
+
+
+async def _next_event(lines: AsyncIterator[str]) -> tuple[str, dict[str, Any]]:
+    name = "message"
+    async for line in lines:
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            return name, json.loads(line[len("data: ") :])
+    raise AssertionError("the stream ended")
+
+
+async def test_it_streams_arrivals_and_decisions_to_admins_on_another_process(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    admin, guest = Visitor(http), Visitor(http)
+    one, two, three = cluster.urls
+    room = await _restricted_room(admin, one)
+    events_url = f"{three}/api/v1.0/rooms/{room['id']}/waiting-participants-events/"
+    async with admin.stream(events_url) as stream:
+        lines = stream.aiter_lines()
+        assert await asyncio.wait_for(_next_event(lines), 10) == (
+            "participants",
+            {"participants": []},
+        )
+        asked = await guest.request(
+            "POST", f"{one}/api/v1.0/rooms/{room['id']}/request-entry/", {"username": "Ann"}
+        )
+        guest_id = asked.json()["id"]
+        name, arrived = await asyncio.wait_for(_next_event(lines), 10)
+        assert name == "participant"
+        assert (arrived["id"], arrived["status"], arrived["username"]) == (
+            guest_id,
+            "waiting",
+            "Ann",
+        )
+        await admin.request(
+            "POST",
+            f"{two}/api/v1.0/rooms/{room['id']}/enter/",
+            {"participant_id": guest_id, "allow_entry": False},
+        )
+        name, decided = await asyncio.wait_for(_next_event(lines), 10)
+        assert (name, decided["id"], decided["status"]) == ("participant", guest_id, "denied")
+    async with guest.stream(events_url) as refused:
+        assert refused.status_code == 401
