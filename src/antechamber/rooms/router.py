@@ -84,6 +84,7 @@ async def get_room(
     role = await rooms.role_of(db, room.id, caller.user)
     livekit = None
     if rooms.may_join_directly(room.access_level, caller, role):
+        await services.lobby.refuse_banned(str(room.id), caller.identity)
         livekit = _join(services, caller, str(room.id), role, room, username)
     return await rooms.room_out(db, room, role, livekit)
 
