@@ -94,7 +94,7 @@ async def test_it_changes_permissions_live_keeping_the_rest(
 
             async def seen_by_bob() -> bool:
                 sources = bob_rtc.local_participant.permissions.can_publish_sources
-                return list(sources) == [api.TrackSource.MICROPHONE]
+                return [int(s) for s in sources] == [int(api.TrackSource.MICROPHONE)]
 
             await eventually(seen_by_bob, "bob's client learned its new permissions")
 
