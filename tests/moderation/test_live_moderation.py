@@ -62,6 +62,12 @@ async def test_it_lets_any_participant_mute_when_the_room_allows_it(
             assert muted.status_code == 200, muted.text
             info = await gateway.get_participant(room["id"], identity)
             assert [t.muted for t in info.tracks] == [True]
+            trail = (await alice.get(f"{ROOMS}{room['id']}/audit/")).json()["results"]
+            assert [(r["action"], r["actor_identity"], r["outcome"]) for r in trail][:2] == [
+                ("mute", entry.json()["id"], "ok"),
+                ("mute", "", "not_authenticated"),
+            ]
+            assert trail[0]["actor_user_id"] is None
 
 
 async def test_it_changes_permissions_live_keeping_the_rest(
@@ -154,6 +160,34 @@ async def test_it_removes_without_a_ban_and_lets_them_back(
             )
             assert missing.status_code == 404
         assert await token(bob, room["id"])
+
+
+async def test_it_bans_a_logged_in_participant_from_new_tokens(
+    live: Live, gateway: SdkLiveKitGateway
+) -> None:
+    async with live.browser() as alice, live.browser() as bob:
+        await alice.login("alice@example.com")
+        await bob.login("bob@example.com")
+        room = await new_room(alice, "Banned user", access_level="trusted")
+        async with connected(live.livekit.url, await token(bob, room["id"])) as bob_rtc:
+            identity = bob_rtc.local_participant.identity
+            removed = await act(
+                alice,
+                room["id"],
+                "remove-participant",
+                participant_identity=identity,
+                ban_seconds=3600,
+            )
+            assert removed.status_code == 200, removed.text
+        refused = await bob.get(f"{ROOMS}{room['id']}/")
+        assert refused.status_code == 403
+        assert refused.json() == {"detail": "You were removed from this room."}
+        entry = await bob.post(f"{ROOMS}{room['id']}/request-entry/", json={"username": "B"})
+        assert entry.status_code == 403
+        # Alice is not banned, and the ban holds in this room only.
+        assert await token(alice, room["id"])
+        elsewhere = await new_room(alice, "Elsewhere", access_level="public")
+        assert await token(bob, elsewhere["id"])
 
 
 async def test_it_changes_a_role_and_its_live_attribute(
