@@ -22,6 +22,7 @@ from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
 from antechamber.http.service_router import api as service_api
 from antechamber.http.service_router import health
 from antechamber.lobby.router import router as lobby_router
+from antechamber.moderation.router import router as moderation_router
 from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.router import router as rooms_router
 from antechamber.settings import Settings, load_settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Before the rooms router: its `/rooms/{room_key}/` must not shadow the webhook.
     app.include_router(webhooks_router, prefix=API)
     app.include_router(lobby_router, prefix=API)
+    app.include_router(moderation_router, prefix=API)
     app.include_router(rooms_router, prefix=API)
     if settings.frontend_dir is not None:
         _serve_frontend(app, settings.frontend_dir)

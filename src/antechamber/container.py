@@ -26,6 +26,8 @@ from antechamber.lobby.notify import WaitingNotifier
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.service import LobbyService
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, Timeouts
+from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore
+from antechamber.moderation.service import ModerationService
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
@@ -60,6 +62,8 @@ class Services:
     lobby: LobbyService
     presence: PresenceStore
     webhooks: WebhookService
+    bans: BanStore
+    moderation: ModerationService
     # Told when a LiveKit room ends; the webhook handlers read this very list.
     room_finished_listeners: list[RoomFinishedListener] = field(default_factory=list)
 
@@ -97,8 +101,9 @@ def build_services(settings: Settings) -> Services:
     tokens = TokenIssuer(settings)
     livekit = build_livekit_gateway(settings)
     notifier = WaitingNotifier(livekit)
+    bans: BanStore = RedisBanStore(redis) if redis is not None else MemoryBanStore()
     lobby = LobbyService(
-        build_lobby_store(settings.lobby, redis, broker), settings, tokens, notifier
+        build_lobby_store(settings.lobby, redis, broker), settings, tokens, notifier, bans
     )
     presence: PresenceStore
     processed: ProcessedEvents
@@ -133,6 +138,8 @@ def build_services(settings: Settings) -> Services:
         webhooks=WebhookService(
             verifier, processed, WebhookHandlers(presence, listeners, is_registered)
         ),
+        bans=bans,
+        moderation=ModerationService(settings, livekit, lobby, bans),
         room_finished_listeners=listeners,
     )
 

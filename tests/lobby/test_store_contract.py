@@ -225,6 +225,19 @@ async def test_it_puts_someone_back_to_wait(make_store: StoreFactory) -> None:
     assert (await store.decide(ROOM, ann, Status.ACCEPTED))[0] is DecisionOutcome.DECIDED
 
 
+async def test_it_finds_a_place_by_the_identity_it_joins_with(make_store: StoreFactory) -> None:
+    store = make_store(Timeouts(60_000, 60_000, 60_000)).store
+    ann, bob = new_id(), new_id()
+    await ask(store, ann)
+    await ask(store, bob)
+    await store.decide(ROOM, bob, Status.ACCEPTED)
+    found = await store.find_identity(ROOM, f"identity-{bob}")
+    assert found is not None
+    assert (found.id, found.status) == (bob, Status.ACCEPTED)
+    assert await store.find_identity(ROOM, "identity-nobody") is None
+    assert await store.find_identity(OTHER_ROOM, f"identity-{ann}") is None
+
+
 async def test_it_clears_one_room_only(make_store: StoreFactory) -> None:
     store = make_store(Timeouts(60_000, 60_000, 60_000)).store
     ann, bob = new_id(), new_id()

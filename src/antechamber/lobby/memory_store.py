@@ -163,6 +163,10 @@ class MemoryLobbyStore:
             await self.forget(room, pid)
         return len(matches)
 
+    async def find_identity(self, room: str, identity: str) -> Place | None:
+        places = self._room(room).places.values()
+        return next((p for p in places if p.identity == identity), None)
+
     async def requeue(self, room: str, participant_id: str, identity: str, username: str) -> Place:
         state = self._room(room)
         now = self._clock()

@@ -207,6 +207,19 @@ return count
 """
 )
 
+# ARGV: channel, keys_ttl, identity
+_FIND_IDENTITY = (
+    _PRELUDE
+    + """
+local entries = redis.call('HGETALL', people)
+for i = 1, #entries, 2 do
+  local rec = cmsgpack.unpack(entries[i + 1])
+  if rec[3] == ARGV[3] then return out('found', entries[i], rec) end
+end
+return {'missing'}
+"""
+)
+
 # ARGV: channel, keys_ttl, pid, identity, username, waiting_ttl
 _REQUEUE = (
     _PRELUDE
@@ -261,6 +274,7 @@ class RedisLobbyStore:
         self._decide_all = redis.register_script(_DECIDE_ALL)
         self._forget = redis.register_script(_FORGET)
         self._forget_identity = redis.register_script(_FORGET_IDENTITY)
+        self._find_identity = redis.register_script(_FIND_IDENTITY)
         self._requeue = redis.register_script(_REQUEUE)
         self._clear = redis.register_script(_CLEAR)
 
@@ -337,6 +351,11 @@ class RedisLobbyStore:
     async def forget_identity(self, room: str, identity: str) -> int:
         args = [*self._common(room), identity]
         return int(await self._forget_identity(keys=self.keys(room), args=args))
+
+    async def find_identity(self, room: str, identity: str) -> Place | None:
+        args = [*self._common(room), identity]
+        row = await self._find_identity(keys=self.keys(room), args=args)
+        return None if _text(row[0]) == "missing" else _place(row)
 
     async def requeue(self, room: str, participant_id: str, identity: str, username: str) -> Place:
         args = [

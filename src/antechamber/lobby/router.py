@@ -15,6 +15,7 @@ from antechamber.errors import NotFound
 from antechamber.http.deps import CallerDep, Db, ServicesDep, caller_for_stream
 from antechamber.lobby import events
 from antechamber.lobby.service import place_json
+from antechamber.moderation.audit import Act, Actor, audited
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
 from antechamber.tokens.service import MAX_DISPLAY_NAME
@@ -87,8 +88,12 @@ async def waiting_participants(
 async def enter(
     room_key: str, body: Decision, db: Db, services: ServicesDep, caller: CallerDep
 ) -> dict[str, Any]:
-    room = await _admin_room(db, services, room_key, caller)
-    await services.lobby.decide(room, body.participant_id, body.allow_entry)
+    room = await _room(db, services, room_key)
+    target = str(body.participant_id)
+    act = Act(Actor.of(caller.user), "lobby_decide", target, {"allow_entry": body.allow_entry})
+    async with audited(services.sessionmaker, room.id, act):
+        await rooms.require_admin_by_id(db, room.id, caller)
+        await services.lobby.decide(room, body.participant_id, body.allow_entry)
     return {}
 
 
@@ -96,8 +101,13 @@ async def enter(
 async def enter_all(
     room_key: str, body: DecisionForAll, db: Db, services: ServicesDep, caller: CallerDep
 ) -> dict[str, int]:
-    room = await _admin_room(db, services, room_key, caller)
-    return {"count": await services.lobby.decide_all(room, body.allow_entry)}
+    room = await _room(db, services, room_key)
+    act = Act(Actor.of(caller.user), "lobby_decide_all", "", {"allow_entry": body.allow_entry})
+    async with audited(services.sessionmaker, room.id, act):
+        await rooms.require_admin_by_id(db, room.id, caller)
+        count = await services.lobby.decide_all(room, body.allow_entry)
+        act.detail["count"] = count
+    return {"count": count}
 
 
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from antechamber.auth.caller import Caller
-from antechamber.errors import BadRequest, Conflict, NotFound, RateLimited
+from antechamber.errors import BadRequest, Conflict, NotFound, PermissionDenied, RateLimited
 from antechamber.lobby.notify import WaitingNotifier
 from antechamber.lobby.store import (
     DecisionOutcome,
@@ -25,6 +25,7 @@ from antechamber.lobby.store import (
     RequestOutcome,
     Status,
 )
+from antechamber.moderation.bans import BanStore
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
 from antechamber.rooms.models import AccessLevel, Role
@@ -68,6 +69,9 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
+REMOVED = "You were removed from this room."
+
+
 class LobbyService:
     def __init__(
         self,
@@ -75,8 +79,10 @@ class LobbyService:
         settings: Settings,
         tokens: TokenIssuer,
         notifier: WaitingNotifier,
+        bans: BanStore,
     ) -> None:
         self.store = store
+        self.bans = bans
         self._settings = settings
         self._tokens = tokens
         self._notifier = notifier
@@ -101,6 +107,7 @@ class LobbyService:
         username: str | None,
         client: str,
     ) -> Entry:
+        await self.refuse_banned(str(room.id), caller.identity)
         chosen = requested_display_name(username)
         full_name = caller.user.full_name if caller.user else None
         name = display_name(self._settings, chosen, full_name, caller.is_authenticated)
@@ -135,6 +142,10 @@ class LobbyService:
         if result.outcome is RequestOutcome.CREATED:
             self._notifier.participant_waiting(str(room.id))
         return self.entry_for(room, result.place, caller)
+
+    async def refuse_banned(self, livekit_room: str, identity: str) -> None:
+        if identity and await self.bans.is_banned(livekit_room, identity):
+            raise PermissionDenied(REMOVED)
 
     def entry_for(self, room: RoomSnapshot, place: Place, caller: Caller) -> Entry:
         livekit = None

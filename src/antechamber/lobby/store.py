@@ -118,6 +118,10 @@ class LobbyStore(Protocol):
         """Removes every place that would join as `identity`."""
         ...
 
+    async def find_identity(self, room: str, identity: str) -> Place | None:
+        """A place (any status) that would join as `identity`, if there is one."""
+        ...
+
     async def requeue(self, room: str, participant_id: str, identity: str, username: str) -> Place:
         """Puts someone (back) in the lobby as waiting, whatever their place was."""
         ...

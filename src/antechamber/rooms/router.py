@@ -87,6 +87,7 @@ async def get_room(
     role = await rooms.role_of(db, room.id, caller.user)
     livekit = None
     if rooms.may_join_directly(room.access_level, caller, role):
+        await services.lobby.refuse_banned(str(room.id), caller.identity)
         livekit = _join(services, caller, str(room.id), role, room.configuration, username)
     if role is not None and role.is_admin:
         return await rooms.room_out(db, await rooms.get_or_404(db, room_key), role, livekit)

@@ -1,0 +1,245 @@
+"""Moderation endpoints: admins act on participants of a live room; participants on
+themselves, proven by their LiveKit token. Every act lands in the room's audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from antechamber.container import Services
+from antechamber.errors import InvalidInput, NotAuthenticated, PermissionDenied
+from antechamber.http.deps import Db, OptionalUser, ServicesDep, UserCaller
+from antechamber.http.pagination import Page, PageParams, make_page, page_params
+from antechamber.moderation import audit
+from antechamber.moderation.audit import Act, Actor, AuditOut
+from antechamber.moderation.bans import MAX_BAN_SECONDS
+from antechamber.moderation.service import PermissionChange
+from antechamber.rooms import service as rooms
+from antechamber.rooms.models import Role, Room
+from antechamber.tokens.service import MAX_DISPLAY_NAME, clean_display_name
+from antechamber.users.models import User
+
+router = APIRouter(tags=["moderation"])
+Authorization = Annotated[str | None, Header(max_length=10_000)]
+Identity = Annotated[str, Field(min_length=1, max_length=255)]
+Pagination = Annotated[PageParams, Depends(page_params)]
+SUCCESS = {"status": "success"}
+
+# Never granted from this API (see the token rules); can_update_metadata would let a
+# participant rewrite its own name and attributes, room_role and is_authenticated included.
+FORBIDDEN_PERMISSIONS = ("hidden", "recorder", "agent", "can_update_metadata")
+RESERVED_ATTRIBUTES = ("color", "room_role", "is_authenticated")
+AttributeKey = Annotated[str, Field(min_length=1, max_length=64)]
+AttributeValue = Annotated[str, Field(max_length=1000)]
+Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Mute(Body):
+    participant_identity: Identity
+    track_sid: str = Field(min_length=1, max_length=255)
+
+
+class Permission(Body):
+    can_subscribe: bool | None = None
+    can_publish: bool | None = None
+    can_publish_data: bool | None = None
+    can_publish_sources: list[Source] | None = Field(default=None, max_length=4)
+    can_subscribe_metrics: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_forbidden(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in FORBIDDEN_PERMISSIONS:
+                if name in data:
+                    raise ValueError(f"`{name}` can't be granted or changed through this API.")
+        return data
+
+
+class Update(Body):
+    participant_identity: Identity
+    permission: Permission | None = None
+    name: str | None = Field(default=None, max_length=10 * MAX_DISPLAY_NAME)
+    attributes: dict[AttributeKey, AttributeValue] | None = Field(default=None, max_length=20)
+
+
+class Remove(Body):
+    participant_identity: Identity
+    ban_seconds: int | None = Field(default=None, ge=1, le=MAX_BAN_SECONDS)
+
+
+class RoleChange(Body):
+    participant_identity: Identity
+    role: Literal["member", "administrator"]
+
+
+class Hand(Body):
+    raised: bool
+
+
+class Rename(Body):
+    name: str = Field(max_length=10 * MAX_DISPLAY_NAME)
+
+
+class EndMeeting(Body):
+    pass
+
+
+class SendToLobby(Body):
+    participant_identity: Identity
+
+
+@asynccontextmanager
+async def _act(
+    services: Services, room: Room, user: User | None, action: str, target: str = "", **detail: Any
+) -> AsyncIterator[Act]:
+    async with audit.audited(
+        services.sessionmaker, room.id, Act(Actor.of(user), action, target, detail)
+    ) as act:
+        yield act
+
+
+@router.post("/rooms/{room_key}/mute-participant/")
+async def mute_participant(
+    room_key: str,
+    body: Mute,
+    db: Db,
+    services: ServicesDep,
+    user: OptionalUser,
+    authorization: Authorization = None,
+) -> dict[str, str]:
+    room = await rooms.get_or_404(db, room_key)
+    target = body.participant_identity
+    async with _act(services, room, user, "mute", target, track_sid=body.track_sid) as act:
+        role = await rooms.role_of(db, room.id, user)
+        if role is None or not role.is_admin:
+            if not rooms.configuration_of(room).everyone_can_mute:
+                if user is None:
+                    raise NotAuthenticated("Log in to administer this room.")
+                raise PermissionDenied("Only the room's owners and administrators may do this.")
+            who = await services.moderation.participant(room, authorization)
+            act.actor.identity = who.identity
+        await services.moderation.mute(room, target, body.track_sid)
+    return SUCCESS
+
+
+@router.post("/rooms/{room_key}/update-participant/")
+async def update_participant(
+    room_key: str, body: Update, db: Db, services: ServicesDep, caller: UserCaller
+) -> dict[str, str]:
+    room = await rooms.get_or_404(db, room_key)
+    detail = body.model_dump(exclude_none=True, exclude={"participant_identity"})
+    async with _act(services, room, caller.user, "update", body.participant_identity, **detail):
+        await rooms.require_admin(db, room, caller)
+        if body.permission is None and body.name is None and body.attributes is None:
+            raise InvalidInput("non_field_errors", "Give a permission, a name or attributes.")
+        if body.attributes is not None:
+            reserved = sorted(set(RESERVED_ATTRIBUTES) & body.attributes.keys())
+            if reserved:
+                raise InvalidInput("attributes", f"Reserved attributes: {', '.join(reserved)}.")
+        permission = None
+        if body.permission is not None:
+            permission = PermissionChange(**body.permission.model_dump())
+        await services.moderation.update(
+            room,
+            body.participant_identity,
+            permission,
+            clean_display_name(body.name, "name"),
+            body.attributes,
+        )
+    return SUCCESS
+
+
+@router.post("/rooms/{room_key}/remove-participant/")
+async def remove_participant(
+    room_key: str, body: Remove, db: Db, services: ServicesDep, caller: UserCaller
+) -> dict[str, str]:
+    room = await rooms.get_or_404(db, room_key)
+    target = body.participant_identity
+    async with _act(services, room, caller.user, "remove", target, ban_seconds=body.ban_seconds):
+        await rooms.require_admin(db, room, caller)
+        await services.moderation.remove(room, target, body.ban_seconds)
+    return SUCCESS
+
+
+@router.post("/rooms/{room_key}/update-participant-role/")
+async def update_participant_role(
+    room_key: str, body: RoleChange, db: Db, services: ServicesDep, caller: UserCaller
+) -> dict[str, str]:
+    room = await rooms.get_or_404(db, room_key)
+    target = body.participant_identity
+    async with _act(services, room, caller.user, "change_role", target, role=body.role):
+        await rooms.require_admin(db, room, caller)
+        assert caller.user is not None
+        await services.moderation.change_role(db, room, caller.user, target, Role(body.role))
+    return SUCCESS
+
+
+@router.post("/rooms/{room_key}/toggle-hand/")
+async def toggle_hand(
+    room_key: str, body: Hand, db: Db, services: ServicesDep, authorization: Authorization = None
+) -> dict[str, str]:
+    room = await rooms.get_or_404(db, room_key)
+    async with _act(services, room, None, "toggle_hand", raised=body.raised) as act:
+        who = await services.moderation.participant(room, authorization)
+        act.actor.identity = act.target = who.identity
+        await services.moderation.toggle_hand(room, who, body.raised)
+    return SUCCESS
+
+
+@router.post("/rooms/{room_key}/rename/")
+async def rename(
+    room_key: str, body: Rename, db: Db, services: ServicesDep, authorization: Authorization = None
+) -> dict[str, str]:
+    room = await rooms.get_or_404(db, room_key)
+    name = clean_display_name(body.name, "name")
+    assert name is not None
+    async with _act(services, room, None, "rename", name=name) as act:
+        who = await services.moderation.participant(room, authorization)
+        act.actor.identity = act.target = who.identity
+        await services.moderation.rename(room, who, name)
+    return SUCCESS
+
+
+@router.post("/rooms/{room_key}/end-meeting/")
+async def end_meeting(
+    room_key: str,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    body: EndMeeting | None = None,
+) -> dict[str, str]:
+    room = await rooms.get_or_404(db, room_key)
+    async with _act(services, room, caller.user, "end_meeting"):
+        await rooms.require_admin(db, room, caller)
+        await services.moderation.end_meeting(room)
+    return SUCCESS
+
+
+@router.post("/rooms/{room_key}/send-to-lobby/")
+async def send_to_lobby(
+    room_key: str, body: SendToLobby, db: Db, services: ServicesDep, caller: UserCaller
+) -> dict[str, str]:
+    room = await rooms.get_or_404(db, room_key)
+    async with _act(services, room, caller.user, "send_to_lobby", body.participant_identity):
+        await rooms.require_admin(db, room, caller)
+        place = await services.moderation.send_to_lobby(room, body.participant_identity)
+    return {**SUCCESS, "participant_id": place}
+
+
+@router.get("/rooms/{room_key}/audit/", response_model=Page[AuditOut])
+async def audit_trail(
+    room_key: str, request: Request, db: Db, caller: UserCaller, pagination: Pagination
+) -> Page[AuditOut]:
+    room = await rooms.get_or_404(db, room_key)
+    await rooms.require_admin(db, room, caller)
+    count, records = await audit.records_of(db, room.id, pagination.offset, pagination.page_size)
+    return make_page(request, pagination, count, [AuditOut.of(r) for r in records])

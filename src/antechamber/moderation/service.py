@@ -1,0 +1,188 @@
+"""Moderation rules: who may act on a participant of a live room, and what each act does.
+
+LiveKit holds the live state (tracks, permissions, attributes); this service decides who
+may change it and keeps what LiveKit can't: bans, lobby places and roles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from antechamber.errors import (
+    BadRequest,
+    DomainError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
+from antechamber.livekit.gateway import LiveKitGateway, ParticipantPermission
+from antechamber.lobby.service import LobbyService
+from antechamber.moderation.bans import BanStore
+from antechamber.rooms import accesses
+from antechamber.rooms import service as rooms
+from antechamber.rooms.models import AccessLevel, Role, Room
+from antechamber.settings import Settings
+from antechamber.users.models import User
+from livekit import api as lk
+
+logger = logging.getLogger(__name__)
+
+HAND_RAISED = "handRaisedAt"
+SOURCES = {
+    "camera": lk.TrackSource.CAMERA,
+    "microphone": lk.TrackSource.MICROPHONE,
+    "screen_share": lk.TrackSource.SCREEN_SHARE,
+    "screen_share_audio": lk.TrackSource.SCREEN_SHARE_AUDIO,
+}
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A participant proven by its LiveKit token, and present in the room right now."""
+
+    identity: str
+    is_authenticated: bool
+
+
+@dataclass(frozen=True)
+class PermissionChange:
+    can_subscribe: bool | None = None
+    can_publish: bool | None = None
+    can_publish_data: bool | None = None
+    can_publish_sources: list[str] | None = None
+    can_subscribe_metrics: bool | None = None
+
+
+class ModerationService:
+    def __init__(
+        self,
+        settings: Settings,
+        livekit: LiveKitGateway,
+        lobby: LobbyService,
+        bans: BanStore,
+    ) -> None:
+        self._settings = settings
+        self._livekit = livekit
+        self._lobby = lobby
+        self._bans = bans
+        self._verifier = lk.TokenVerifier(
+            settings.livekit.api_key, settings.livekit.api_secret.get_secret_value()
+        )
+
+    async def participant(self, room: Room, authorization: str | None) -> Participant:
+        """The caller proven by `Authorization: Bearer <its LiveKit token for this room>`."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated("Send your LiveKit token as `Authorization: Bearer <token>`.")
+        try:
+            claims = self._verifier.verify(token.strip())
+        except Exception as exc:  # the SDK raises jwt's and its own errors alike
+            raise NotAuthenticated("The LiveKit token is not valid.") from exc
+        video = claims.video
+        if video is None or video.room != str(room.id) or not claims.identity:
+            raise PermissionDenied("This token is not for this room.")
+        try:
+            await self._livekit.get_participant(str(room.id), claims.identity)
+        except NotFound as exc:
+            raise PermissionDenied("You are not in this room.") from exc
+        attributes = claims.attributes or {}
+        return Participant(claims.identity, attributes.get("is_authenticated") == "true")
+
+    async def mute(self, room: Room, identity: str, track_sid: str) -> None:
+        # Checked first: the server leaves a mute of an unknown participant unanswered.
+        info = await self._livekit.get_participant(str(room.id), identity)
+        if track_sid not in {track.sid for track in info.tracks}:
+            raise NotFound("This participant publishes no such track.")
+        await self._livekit.mute_track(str(room.id), identity, track_sid, True)
+
+    async def update(
+        self,
+        room: Room,
+        identity: str,
+        permission: PermissionChange | None,
+        name: str | None,
+        attributes: dict[str, str] | None,
+    ) -> None:
+        livekit_room = str(room.id)
+        new_permission = None
+        if permission is not None:
+            # LiveKit replaces the whole set: read it, change what was given, write it back.
+            current = await self._livekit.get_participant(livekit_room, identity)
+            new_permission = ParticipantPermission()
+            new_permission.CopyFrom(current.permission)
+            _apply(new_permission, permission)
+        await self._livekit.update_participant(
+            livekit_room, identity, permission=new_permission, name=name, attributes=attributes
+        )
+
+    async def remove(self, room: Room, identity: str, ban_seconds: int | None) -> None:
+        livekit_room = str(room.id)
+        await self._livekit.remove_participant(livekit_room, identity)
+        await self._lobby.store.forget_identity(livekit_room, identity)
+        if ban_seconds:
+            await self._bans.ban(livekit_room, identity, ban_seconds)
+
+    async def change_role(
+        self, db: AsyncSession, room: Room, actor: User, identity: str, role: Role
+    ) -> None:
+        if identity == actor.sub:
+            raise PermissionDenied("Nobody changes their own role.")
+        user = (await db.execute(select(User).where(User.sub == identity))).scalar_one_or_none()
+        if user is None:
+            raise NotFound("No logged-in user has this identity.")
+        if await rooms.role_of(db, room.id, user) is Role.OWNER:
+            raise PermissionDenied("An owner can't be demoted.")
+        await accesses.set_role_by_user(db, room, user, role)
+        # The role is what counts; the live attribute follows it, after it is durable.
+        await db.commit()
+        try:
+            await self._livekit.update_participant(
+                str(room.id), identity, attributes={"room_role": role.value}
+            )
+        except DomainError as exc:
+            logger.info("room_role of %s not updated live: %s", identity, exc.detail)
+
+    async def toggle_hand(self, room: Room, who: Participant, raised: bool) -> None:
+        value = datetime.now(UTC).isoformat().replace("+00:00", "Z") if raised else ""
+        await self._livekit.update_participant(
+            str(room.id), who.identity, attributes={HAND_RAISED: value}
+        )
+
+    async def rename(self, room: Room, who: Participant, name: str) -> None:
+        if who.is_authenticated and not self._settings.authenticated_users_can_edit_display_name:
+            raise PermissionDenied("Logged-in participants keep the name of their account.")
+        await self._livekit.update_participant(str(room.id), who.identity, name=name)
+
+    async def end_meeting(self, room: Room) -> None:
+        with contextlib.suppress(NotFound):  # not live: there is nothing to close
+            await self._livekit.delete_room(str(room.id))
+        await self._lobby.clear_room(str(room.id))
+
+    async def send_to_lobby(self, room: Room, identity: str) -> str:
+        """Returns the lobby place id the participant now waits under."""
+        if room.access_level is AccessLevel.PUBLIC:
+            raise BadRequest("Public rooms have no lobby: everyone joins directly.")
+        livekit_room = str(room.id)
+        info = await self._livekit.get_participant(livekit_room, identity)
+        await self._livekit.remove_participant(livekit_room, identity)
+        place = await self._lobby.store.find_identity(livekit_room, identity)
+        participant_id = place.id if place is not None else identity
+        name = info.name or self._settings.default_display_name
+        await self._lobby.store.requeue(livekit_room, participant_id, identity, name)
+        return participant_id
+
+
+def _apply(permission: ParticipantPermission, change: PermissionChange) -> None:
+    for field in ("can_subscribe", "can_publish", "can_publish_data", "can_subscribe_metrics"):
+        value = getattr(change, field)
+        if value is not None:
+            setattr(permission, field, value)
+    if change.can_publish_sources is not None:
+        del permission.can_publish_sources[:]
+        permission.can_publish_sources.extend(SOURCES[s] for s in change.can_publish_sources)
