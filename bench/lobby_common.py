@@ -1,0 +1,308 @@
+"""Shared set-up for the lobby benchmarks (bench/lobby_*.py).
+
+Runs the service as in production, the way bench/room_get.py does: `antechamber migrate`,
+then `antechamber serve` on PostgreSQL (database antechamber_bench) and Redis (db 10)
+with ANTECHAMBER_ENVIRONMENT=production and freshly generated secrets, on loopback.
+Servers are started with `Popen` and stopped by their PID (SIGTERM, then SIGKILL after
+30 s); the Redis db is flushed at the end.
+
+The development login is refused in production, so rooms and users are created through
+the service layer, and the admin's login session is created with the service's own
+`SessionService` on the same Redis the servers use: exactly the record the login route
+writes, without an identity provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql://antechamber:antechamber@127.0.0.1:5432/antechamber_bench"
+)
+REDIS_URL = os.environ.get("BENCH_LOBBY_REDIS_URL", "redis://127.0.0.1:6379/10")
+STARTUP_TIMEOUT_S = 60
+API = "/api/v1.0"
+
+
+def production_env(**lobby: int) -> dict[str, str]:
+    """Production settings; `lobby` overrides ANTECHAMBER_LOBBY_<NAME> settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTECHAMBER_", "LIVEKIT_"))}
+    env.update(
+        {
+            "ANTECHAMBER_ENVIRONMENT": "production",
+            "ANTECHAMBER_SECRET_KEY": secrets.token_urlsafe(48),
+            "ANTECHAMBER_LOG_LEVEL": "warning",
+            "DATABASE_URL": DATABASE_URL,
+            "REDIS_URL": REDIS_URL,
+            "LIVEKIT_URL": "ws://127.0.0.1:7880",
+            "LIVEKIT_API_KEY": "bench-key",
+            "LIVEKIT_API_SECRET": secrets.token_urlsafe(48),
+        }
+    )
+    for name, value in lobby.items():
+        env[f"ANTECHAMBER_LOBBY_{name.upper()}"] = str(value)
+    return env
+
+
+def antechamber(*args: str) -> list[str]:
+    return [sys.executable, "-m", "antechamber.cli", *args]
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(antechamber("migrate"), env=env, check=True, timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class BenchRoom:
+    slug: str
+    id: uuid.UUID  # the lobby store's room key (str(id))
+    owner_id: uuid.UUID
+
+
+async def create_room(env: dict[str, str], access_level: str = "trusted") -> BenchRoom:
+    """A room and its owner, through the service layer, as the POST would."""
+    os.environ.update(env)
+    from antechamber.db.session import create_engine, create_sessionmaker, transaction
+    from antechamber.rooms import service as rooms
+    from antechamber.rooms.models import AccessLevel
+    from antechamber.rooms.schemas import RoomCreate
+    from antechamber.settings import load_settings
+    from antechamber.users import service as users
+
+    settings = load_settings()
+    engine = create_engine(settings.database)
+    try:
+        async with transaction(create_sessionmaker(engine)) as db:
+            owner = await users.upsert_from_claims(
+                db, "bench|lobby-owner", "lobby-owner@bench.test", "Lobby Owner"
+            )
+            name = f"lobby bench {secrets.token_hex(4)}"
+            body = RoomCreate(name=name, access_level=AccessLevel(access_level))
+            room = await rooms.create(db, settings, owner, body)
+            return BenchRoom(slug=room.slug, id=room.id, owner_id=owner.id)
+    finally:
+        await engine.dispose()
+
+
+async def create_session(user_id: uuid.UUID, ttl_s: int = 3600) -> str:
+    """A login session for `user_id` in the servers' Redis, as the login route makes it."""
+    from redis.asyncio import Redis
+
+    from antechamber.auth.sessions import RedisKeyValueStore, SessionService
+
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        return await SessionService(RedisKeyValueStore(redis), ttl_s).create(user_id)
+    finally:
+        await redis.aclose()
+
+
+def admin_cookie_headers(session_id: str) -> dict[str, str]:
+    csrf = secrets.token_urlsafe(32)
+    return {"Cookie": f"sessionid={session_id}; csrftoken={csrf}", "X-CSRFToken": csrf}
+
+
+@dataclass(frozen=True)
+class WaitingPlace:
+    cookie: str  # the lobbyParticipantId cookie's value
+    username: str
+    id: str  # the public participant id
+
+
+def create_places(url: str, count: int) -> list[WaitingPlace]:
+    """`count` new waiting participants, each POSTing request-entry without a cookie."""
+    places = []
+    for n in range(count):
+        username = f"guest-{n:05d}"
+        request = urllib.request.Request(  # noqa: S310
+            url,
+            data=json.dumps({"username": username}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            body = json.loads(response.read())
+            jar: SimpleCookie = SimpleCookie()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                jar.load(header)
+        if body["status"] != "waiting" or "lobbyParticipantId" not in jar:
+            raise SystemExit(f"unexpected set-up answer: {body}")
+        places.append(WaitingPlace(jar["lobbyParticipantId"].value, username, body["id"]))
+    return places
+
+
+def flush_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not become ready")
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], workers: int) -> Iterator[Server]:
+    """`antechamber serve --workers N` on a free loopback port; stopped by its PID."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        antechamber("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+        env=env,
+    )
+    try:
+        _wait_ready(base, process)
+        yield Server(base, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The fields after the command name (which may hold spaces) in parentheses.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def rss_mib(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def worker_rss(server: Server) -> dict[int, float]:
+    """RSS of the uvicorn worker processes (children of the serve process), or of the
+    serve process itself when it runs a single worker in-process."""
+    pids = [pid for pid in children_of(server.pid) if not _is_helper(pid)] or [server.pid]
+    return {pid: rss_mib(pid) for pid in pids}
+
+
+def _is_helper(pid: int) -> bool:
+    """multiprocessing's resource tracker, a child of the serve process but no worker."""
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
+def run_wrk(args: list[str]) -> str:
+    wrk = subprocess.run(["wrk", *args], capture_output=True, text=True, check=True, timeout=300)
+    return wrk.stdout
+
+
+def parse_wrk(output: str) -> dict[str, str]:
+    result = {}
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    result["requests_per_s"] = rps.group(1) if rps else "?"
+    for percentile in ("50", "99"):
+        match = re.search(rf"^\s+{percentile}%\s+(\S+)", output, re.MULTILINE)
+        result[f"p{percentile}"] = match.group(1) if match else "?"
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    result["non_2xx"] = non_2xx.group(1) if non_2xx else "0"
+    errors = re.search(r"Socket errors:.*", output)
+    result["socket_errors"] = errors.group(0) if errors else "none"
+    total = re.search(r"(\d+) requests in", output)
+    result["requests"] = total.group(1) if total else "?"
+    return result
+
+
+def lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+async def fill_lobby(room: str, count: int, first: int = 0, chunk: int = 100) -> None:
+    """`count` waiting places in `room`, straight through RedisLobbyStore.request (the
+    Lua script request-entry runs), `chunk` calls in flight at a time; rate limit off.
+    Timeouts and the lobby size come from the settings in os.environ (see create_room)."""
+    from redis.asyncio import Redis
+
+    from antechamber.lobby.redis_store import RedisLobbyStore
+    from antechamber.lobby.store import RateLimit, RequestOutcome, Timeouts
+    from antechamber.settings import load_settings
+
+    lobby = load_settings().lobby
+    timeouts = Timeouts(
+        waiting_ms=lobby.waiting_timeout_s * 1000,
+        accepted_ms=lobby.accepted_timeout_s * 1000,
+        denied_ms=lobby.denied_timeout_s * 1000,
+    )
+    redis = Redis.from_url(REDIS_URL)
+    store = RedisLobbyStore(redis, timeouts)
+    no_limit = RateLimit(0)
+
+    async def one(n: int) -> None:
+        pid = str(uuid.uuid4())
+        result = await store.request(
+            room, pid, pid, f"guest-{n:05d}", "127.0.0.1", lobby.max_waiting_per_room, no_limit
+        )
+        if result.outcome is not RequestOutcome.CREATED:
+            raise SystemExit(f"could not create place {n}: {result.outcome}")
+
+    try:
+        for start in range(first, first + count, chunk):
+            stop = min(start + chunk, first + count)
+            await asyncio.gather(*(one(n) for n in range(start, stop)))
+    finally:
+        await redis.aclose()
