@@ -14,7 +14,6 @@ from starlette.responses import FileResponse
 
 from antechamber.auth.router import router as auth_router
 from antechamber.container import build_services
-from antechamber.db.migrate import upgrade_async
 from antechamber.errors import NotFound
 from antechamber.http import errors
 from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
@@ -37,6 +36,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start and settings.database.is_sqlite:
             # The embedded default manages its own file; PostgreSQL only via `migrate`.
+            # Imported here: Alembic costs memory in every worker that never needs it.
+            from antechamber.db.migrate import upgrade_async
+
             await upgrade_async(settings.database.url)
         services = build_services(settings)
         app.state.services = services

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from antechamber.auth.oidc import OIDCClient
@@ -43,6 +43,8 @@ from antechamber.webhooks.processed import (
 )
 from antechamber.webhooks.receiver import WebhookVerifier
 from antechamber.webhooks.service import WebhookService
+
+REDIS_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -79,7 +81,8 @@ class Services:
         if self.oidc is not None:
             await self.oidc.close()
         if self.redis is not None:
-            await self.redis.aclose()
+            # The pool was passed in, so closing the client alone would leave it open.
+            await self.redis.aclose(close_connection_pool=True)
         await self.engine.dispose()
 
 
@@ -88,7 +91,15 @@ def build_services(settings: Settings) -> Services:
     engine = create_engine(settings.database)
     sessionmaker = create_sessionmaker(engine)
     redis = (
-        Redis.from_url(settings.redis.url, health_check_interval=30, socket_timeout=5)
+        Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                settings.redis.url,
+                max_connections=settings.redis.max_connections,
+                timeout=REDIS_TIMEOUT_S,
+                socket_timeout=REDIS_TIMEOUT_S,
+                health_check_interval=30,
+            )
+        )
         if settings.redis.url
         else None
     )

@@ -64,6 +64,9 @@ class RedisSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REDIS_", extra="ignore")
 
     url: str | None = None
+    # Per process. Past it, a request waits for a connection (up to the socket time-out)
+    # instead of failing.
+    max_connections: int = Field(default=200, ge=4, le=10_000)
 
 
 class LiveKitSettings(BaseSettings):
