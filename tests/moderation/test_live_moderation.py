@@ -52,6 +52,13 @@ async def test_it_lets_any_participant_mute_when_the_room_allows_it(
         ):
             sid = await publish_microphone(bob_rtc)
             identity = bob_rtc.local_participant.identity
+
+            async def published() -> bool:
+                # The SDK returns before the server lists the track: wait for the server.
+                info = await gateway.get_participant(room["id"], identity)
+                return [t.sid for t in info.tracks] == [sid]
+
+            await eventually(published, "bob's microphone is known to the server")
             body = {"participant_identity": identity, "track_sid": sid}
             path = f"{ROOMS}{room['id']}/mute-participant/"
             without_token = await carol.post(path, json=body)
