@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+from livekit.protocol import models
 
 from antechamber.errors import Conflict, NotFound
 from antechamber.livekit.gateway import ParticipantPermission
@@ -63,6 +64,12 @@ async def test_it_sends_reliable_data_to_everyone_or_to_chosen_identities(
 
             client.on("data_received", on_data)
 
+        async def both_active() -> bool:
+            # Data sent before a participant's transport is up is not delivered to it.
+            states = [p.state for p in await gateway.list_participants(room)]
+            return states == [models.ParticipantInfo.State.ACTIVE] * 2
+
+        await eventually(both_active, "both participants are active")
         await gateway.send_data(room, b'{"type": "participantWaiting"}')
         await gateway.send_data(room, b"for bob", destination_identities=["bob"])
 
