@@ -6,6 +6,7 @@ never the global `random` state), so every process on every host agrees.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 HUE_RANGE = 360
@@ -13,6 +14,7 @@ SATURATION_MIN, SATURATION_MAX = 50, 75
 LIGHTNESS_MIN, LIGHTNESS_MAX = 25, 60
 
 
+@functools.lru_cache(maxsize=65_536)  # pure, and asked again on every poll and list
 def colour_for(identity: str) -> str:
     digest = hashlib.sha256(identity.encode("utf-8")).digest()
     hue = int.from_bytes(digest[0:4], "big") % HUE_RANGE
