@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = services
         # Every process drops its cached copy of a room that any process changed.
         services.broker.listen(ROOMS_CHANNEL, services.room_cache.invalidate)
+        services.broker.listen_all(services.lobby.on_event)
         await services.broker.start()
         try:
             yield

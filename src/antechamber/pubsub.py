@@ -39,6 +39,7 @@ class Subscription:
 
 
 Listener = Callable[[str], None]
+ChannelListener = Callable[[str, str], None]
 
 
 class Broker(Protocol):
@@ -51,6 +52,10 @@ class Broker(Protocol):
 
     def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
 
+    def listen_all(self, listener: ChannelListener) -> None:
+        """Calls `listener(channel, message)` for every message the process receives."""
+        ...
+
     async def start(self) -> None:
         """Begins receiving (a no-op where there is nothing to connect)."""
         ...
@@ -62,6 +67,7 @@ class _Fanout:
     def __init__(self) -> None:
         self.subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self.listeners: dict[str, list[Listener]] = defaultdict(list)
+        self.catch_all: list[ChannelListener] = []
 
     def deliver(self, channel: str, message: str) -> None:
         for subscription in self.subscribers.get(channel, ()):
@@ -71,6 +77,11 @@ class _Fanout:
                 listener(message)
             except Exception:
                 logger.exception("listener on %s failed", channel)
+        for channel_listener in self.catch_all:
+            try:
+                channel_listener(channel, message)
+            except Exception:
+                logger.exception("listener on every channel failed (%s)", channel)
 
     def listen(self, channel: str, listener: Listener) -> None:
         self.listeners[channel].append(listener)
@@ -88,6 +99,9 @@ class MemoryBroker:
 
     def listen(self, channel: str, listener: Listener) -> None:
         self._fanout.listen(channel, listener)
+
+    def listen_all(self, listener: ChannelListener) -> None:
+        self._fanout.catch_all.append(listener)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
@@ -143,6 +157,9 @@ class RedisBroker:
 
     def listen(self, channel: str, listener: Listener) -> None:
         self._fanout.listen(channel, listener)
+
+    def listen_all(self, listener: ChannelListener) -> None:
+        self._fanout.catch_all.append(listener)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:

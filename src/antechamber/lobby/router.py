@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from antechamber.auth.caller import Caller
@@ -14,7 +14,6 @@ from antechamber.container import Services
 from antechamber.errors import NotFound
 from antechamber.http.deps import CallerDep, Db, ServicesDep, caller_for_stream
 from antechamber.lobby import events
-from antechamber.lobby.service import place_json
 from antechamber.moderation.audit import Act, Actor, audited
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
@@ -91,12 +90,10 @@ class WaitingList(BaseModel):
 @router.get("/rooms/{room_key}/waiting-participants/", response_model=WaitingList)
 async def waiting_participants(
     room_key: str, db: Db, services: ServicesDep, caller: CallerDep
-) -> JSONResponse:
+) -> Response:
     room = await _admin_room(db, services, room_key, caller)
-    # Serialised directly: with a thousand people waiting, FastAPI's generic encoding of
-    # the return value costs more than reading them from Redis.
-    places = await services.lobby.waiting(room)
-    return JSONResponse({"participants": [place_json(p) for p in places]})
+    # Encoded once per change of the lobby, not once per admin poll.
+    return Response(await services.lobby.waiting_json(room), media_type="application/json")
 
 
 @router.post("/rooms/{room_key}/enter/")

@@ -7,6 +7,8 @@ the lobby next time.
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +56,10 @@ class Entry:
         }
 
 
+LIST_CACHE_TTL_S = 1.0
+MAX_CACHED_LISTS = 10_000
+
+
 def place_json(place: Place, status: Status | None = None) -> dict[str, Any]:
     """A waiting participant as admins see it."""
     return {
@@ -88,6 +94,7 @@ class LobbyService:
         self._notifier = notifier
         lobby = settings.lobby
         self._rate_limit = RateLimit(lobby.rate_limit_per_minute)
+        self._lists: dict[str, tuple[float, bytes]] = {}
 
     def _token(self, room: RoomSnapshot, identity: str, name: str, caller: Caller) -> LiveKitAccess:
         return self._tokens.issue(
@@ -140,6 +147,7 @@ class LobbyService:
             )
         assert result.place is not None
         if result.outcome is RequestOutcome.CREATED:
+            self._lists.pop(str(room.id), None)  # don't wait for our own event
             self._notifier.participant_waiting(str(room.id))
         return self.entry_for(room, result.place, caller)
 
@@ -156,10 +164,34 @@ class LobbyService:
     async def waiting(self, room: RoomSnapshot) -> list[Place]:
         return await self.store.waiting(str(room.id))
 
+    async def waiting_json(self, room: RoomSnapshot) -> bytes:
+        """The admins' list, encoded once and reused until the room's lobby changes.
+
+        Any change publishes an event that drops the entry on every process (`on_event`);
+        the short lifetime bounds how long a silently expired place can still show."""
+        room_id = str(room.id)
+        cached = self._lists.get(room_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        places = await self.store.waiting(room_id)
+        body = json.dumps(
+            {"participants": [place_json(p) for p in places]}, separators=(",", ":")
+        ).encode()
+        if len(self._lists) >= MAX_CACHED_LISTS:
+            self._lists.clear()
+        self._lists[room_id] = (time.monotonic() + LIST_CACHE_TTL_S, body)
+        return body
+
+    def on_event(self, channel: str, _message: str) -> None:
+        """Broker listener: a lobby event drops that room's cached list."""
+        if channel.startswith("lobby:{") and channel.endswith("}:events"):
+            self._lists.pop(channel[len("lobby:{") : -len("}:events")], None)
+
     async def decide(self, room: RoomSnapshot, participant_id: uuid.UUID, allow: bool) -> Place:
         _require_lobby(room)
         status = Status.ACCEPTED if allow else Status.DENIED
         outcome, place = await self.store.decide(str(room.id), str(participant_id), status)
+        self._lists.pop(str(room.id), None)
         if outcome is DecisionOutcome.MISSING:
             raise NotFound("No such participant in the lobby.")
         if outcome is DecisionOutcome.CONFLICT:
@@ -170,12 +202,15 @@ class LobbyService:
 
     async def decide_all(self, room: RoomSnapshot, allow: bool) -> int:
         _require_lobby(room)
-        return await self.store.decide_all(
+        count = await self.store.decide_all(
             str(room.id), Status.ACCEPTED if allow else Status.DENIED
         )
+        self._lists.pop(str(room.id), None)
+        return count
 
     async def clear_room(self, livekit_room: str) -> None:
         await self.store.clear(livekit_room)
+        self._lists.pop(livekit_room, None)
 
 
 def _require_lobby(room: RoomSnapshot) -> None:
