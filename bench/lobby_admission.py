@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
-from lobby_common import (
+from common import (
     API,
     WaitingPlace,
     admin_cookie_headers,

@@ -20,7 +20,7 @@ import json
 import urllib.request
 
 import redis
-from lobby_common import (
+from common import (
     API,
     REDIS_URL,
     admin_cookie_headers,

@@ -18,7 +18,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from lobby_common import (
+from common import (
     API,
     create_places,
     create_room,

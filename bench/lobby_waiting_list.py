@@ -21,7 +21,7 @@ import urllib.request
 import uuid
 
 import redis
-from lobby_common import (
+from common import (
     API,
     REDIS_URL,
     admin_cookie_headers,

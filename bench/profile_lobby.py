@@ -23,7 +23,7 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
-from lobby_common import (
+from common import (
     API,
     admin_cookie_headers,
     create_room,

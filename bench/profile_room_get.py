@@ -17,7 +17,7 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
-from room_get import create_public_room, production_env
+from common import create_room, production_env
 
 
 async def drive(slug: str, count: int, profiler: cProfile.Profile, profile: bool) -> float:
@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--no-profile", action="store_true", help="only time the requests")
     args = parser.parse_args()
     env = production_env()
-    slug = asyncio.run(create_public_room(env))
+    slug = asyncio.run(create_room(env, access_level="public")).slug
     os.environ.update(env)
     profiler = cProfile.Profile()
     elapsed = asyncio.run(drive(slug, args.requests, profiler, not args.no_profile))

@@ -1,6 +1,6 @@
-"""Shared set-up for the lobby benchmarks (bench/lobby_*.py).
+"""Shared set-up for every benchmark in bench/.
 
-Runs the service as in production, the way bench/room_get.py does: `antechamber migrate`,
+Runs the service as in production: `antechamber migrate`,
 then `antechamber serve` on PostgreSQL (database antechamber_bench) and Redis (db 10)
 with ANTECHAMBER_ENVIRONMENT=production and freshly generated secrets, on loopback.
 Servers are started with `Popen` and stopped by their PID (SIGTERM, then SIGKILL after
