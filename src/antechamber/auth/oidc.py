@@ -169,7 +169,10 @@ class OIDCClient:
             return {}
         if response.status_code != 200:
             return {}
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:  # not JSON (some providers answer a signed JWT): ID token only
+            return {}
         # Never let userinfo change who the ID token says the user is.
         return {k: v for k, v in body.items() if k != "sub"} if isinstance(body, dict) else {}
 
