@@ -32,14 +32,20 @@ class Cluster:
 
 
 class Visitor:
-    """One browser: cookies shared by every process, as behind one load balancer."""
+    """One browser: cookies shared by every process, as behind one load balancer.
+
+    Cookies are kept here, per visitor, and sent explicitly; the shared client's own jar
+    is emptied before each request so one visitor's cookies never reach another's call.
+    """
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
         self.cookies: dict[str, str] = {}
 
     def _headers(self, unsafe: bool) -> dict[str, str]:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        headers = {}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if unsafe and "csrftoken" in self.cookies:
             headers["X-CSRFToken"] = self.cookies["csrftoken"]
         return headers
@@ -49,6 +55,7 @@ class Visitor:
             self.cookies[name] = value
 
     async def request(self, method: str, url: str, body: Any = None) -> httpx.Response:
+        self.client.cookies.clear()
         response = await self.client.request(
             method, url, json=body, headers=self._headers(method != "GET")
         )
@@ -57,6 +64,7 @@ class Visitor:
 
     @asynccontextmanager
     async def stream(self, url: str) -> AsyncIterator[httpx.Response]:
+        self.client.cookies.clear()
         async with self.client.stream("GET", url, headers=self._headers(False)) as response:
             yield response
 
@@ -192,6 +200,7 @@ async def test_it_lets_one_of_many_conflicting_decisions_win_across_processes(
         asked = await guest.request(
             "POST", f"{cluster.urls[0]}/api/v1.0/rooms/{room['id']}/request-entry/", {}
         )
+        assert asked.status_code == 200, asked.text
         guest_id = asked.json()["id"]
         wanted = [random.choice([True, False]) for _ in range(30)]
         responses = await asyncio.gather(
@@ -267,6 +276,7 @@ async def test_it_streams_arrivals_and_decisions_to_admins_on_another_process(
         asked = await guest.request(
             "POST", f"{one}/api/v1.0/rooms/{room['id']}/request-entry/", {"username": "Ann"}
         )
+        assert asked.status_code == 200, asked.text
         guest_id = asked.json()["id"]
         name, arrived = await asyncio.wait_for(_next_event(lines), 10)
         assert name == "participant"
