@@ -16,6 +16,24 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=None, help="default: ANTECHAMBER_WORKERS")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="comma list of proxy addresses (or *) whose X-Forwarded-For/-Proto are trusted; "
+        "default: ANTECHAMBER_FORWARDED_ALLOW_IPS (127.0.0.1)",
+    )
+    serve.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="use X-Forwarded-For/-Proto from trusted proxies (default: on)",
+    )
+    serve.add_argument(
+        "--timeout-graceful-shutdown",
+        type=int,
+        default=None,
+        help="seconds open requests and streams get to finish on SIGTERM",
+    )
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("check", help="validate the configuration and reach every dependency")
     args = parser.parse_args(argv)
@@ -26,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return _serve(settings, args.host, args.port, args.workers)
+        return _serve(settings, args)
     if args.command == "migrate":
         from antechamber.db.migrate import upgrade
 
@@ -38,12 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(run_checks(settings))
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int | None) -> int:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import os
 
     import uvicorn
 
-    count = workers or settings.workers
+    from antechamber.observability.logs import logging_config
+
+    count = args.workers or settings.workers
     if count > 1 and not settings.uses_redis:
         print(
             "configuration error: REDIS_URL is required with more than one worker", file=sys.stderr
@@ -55,17 +75,40 @@ def _serve(settings: Settings, host: str, port: int, workers: int | None) -> int
 
         upgrade(settings.database.url)
         os.environ["ANTECHAMBER_MIGRATE_ON_START"] = "false"
+    _share_metrics(settings)
     uvicorn.run(
         "antechamber.app:app_from_env",
         factory=True,
-        host=host,
-        port=port,
+        host=args.host,
+        port=args.port,
         workers=count,
         log_level=settings.log_level,
-        proxy_headers=True,
+        log_config=logging_config(settings),
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips or settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=args.timeout_graceful_shutdown,
+        # The service writes its own access log (with request ids, route templates).
         access_log=False,
     )
     return 0
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Workers share their metrics through files in one folder, emptied at start (the
+    values of a previous run must not count). prometheus-client reads its variable when
+    first imported, which happens in each worker after this."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    folder = settings.metrics_dir
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="antechamber-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["ANTECHAMBER_METRICS_DIR"] = str(folder)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from antechamber.auth.oidc import OIDCClient
@@ -28,6 +29,7 @@ from antechamber.lobby.service import LobbyService
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, Timeouts
 from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore
 from antechamber.moderation.service import ModerationService
+from antechamber.observability.metrics import Metrics
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
@@ -66,6 +68,7 @@ class Services:
     webhooks: WebhookService
     bans: BanStore
     moderation: ModerationService
+    metrics: Metrics
     # Told when a LiveKit room ends; the webhook handlers read this very list.
     room_finished_listeners: list[RoomFinishedListener] = field(default_factory=list)
 
@@ -86,9 +89,11 @@ class Services:
         await self.engine.dispose()
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     """Needs a running event loop (the LiveKit SDK opens its HTTP session at once)."""
+    metrics = metrics or Metrics(settings.metrics_dir)
     engine = create_engine(settings.database)
+    count_database_errors(engine, metrics)
     sessionmaker = create_sessionmaker(engine)
     redis = (
         Redis(
@@ -110,11 +115,16 @@ def build_services(settings: Settings) -> Services:
         else MemoryBroker()
     )
     tokens = TokenIssuer(settings)
-    livekit = build_livekit_gateway(settings)
+    livekit = build_livekit_gateway(settings, metrics)
     notifier = WaitingNotifier(livekit)
     bans: BanStore = RedisBanStore(redis) if redis is not None else MemoryBanStore()
     lobby = LobbyService(
-        build_lobby_store(settings.lobby, redis, broker), settings, tokens, notifier, bans
+        build_lobby_store(settings.lobby, redis, broker),
+        settings,
+        tokens,
+        notifier,
+        bans,
+        metrics,
     )
     presence: PresenceStore
     processed: ProcessedEvents
@@ -147,10 +157,11 @@ def build_services(settings: Settings) -> Services:
         lobby=lobby,
         presence=presence,
         webhooks=WebhookService(
-            verifier, processed, WebhookHandlers(presence, listeners, is_registered)
+            verifier, processed, WebhookHandlers(presence, listeners, is_registered), metrics
         ),
         bans=bans,
         moderation=ModerationService(settings, livekit, lobby, bans),
+        metrics=metrics,
         room_finished_listeners=listeners,
     )
 
@@ -169,10 +180,20 @@ def build_lobby_store(
     return MemoryLobbyStore(timeouts, broker.publish_now)
 
 
-def build_livekit_gateway(settings: Settings) -> LiveKitGateway:
+def build_livekit_gateway(settings: Settings, metrics: Metrics | None = None) -> LiveKitGateway:
     return SdkLiveKitGateway(
         settings.livekit.http_url,
         settings.livekit.api_key,
         settings.livekit.api_secret.get_secret_value(),
         settings.livekit.timeout_s,
+        metrics,
     )
+
+
+def count_database_errors(engine: AsyncEngine, metrics: Metrics) -> None:
+    """Every error the database driver raises, counted (whether or not a request fails)."""
+
+    def on_error(_context: object) -> None:
+        metrics.dependency_error("postgresql")
+
+    event.listen(engine.sync_engine, "handle_error", on_error)

@@ -28,6 +28,7 @@ from antechamber.lobby.store import (
     Status,
 )
 from antechamber.moderation.bans import BanStore
+from antechamber.observability.metrics import Metrics
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
 from antechamber.rooms.models import AccessLevel, Role
@@ -86,7 +87,9 @@ class LobbyService:
         tokens: TokenIssuer,
         notifier: WaitingNotifier,
         bans: BanStore,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self.store = store
         self.bans = bans
         self._settings = settings
@@ -128,6 +131,7 @@ class LobbyService:
                 is_authenticated=caller.is_authenticated,
                 can_publish_sources=room.configuration.can_publish_sources,
             )
+            self._count_request("direct")
             return Entry(Status.ACCEPTED, name, caller.participant_id, livekit)
         result = await self.store.request(
             str(room.id),
@@ -138,6 +142,7 @@ class LobbyService:
             self._settings.lobby.max_waiting_per_room,
             self._rate_limit,
         )
+        self._count_request(result.outcome.value)
         if result.outcome is RequestOutcome.FULL:
             raise Conflict("The lobby of this room is full; try again later.")
         if result.outcome is RequestOutcome.LIMITED:
@@ -151,6 +156,18 @@ class LobbyService:
             self._notifier.participant_waiting(str(room.id))
         return self.entry_for(room, result.place, caller)
 
+    def _count_request(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.lobby_requests.labels(outcome).inc()
+
+    def _count_list(self, places: list[Place]) -> None:
+        if self._metrics is not None:
+            self._metrics.lobby_waiting.observe(len(places))
+
+    def _count_decision(self, status: Status, outcome: str, count: int = 1) -> None:
+        if self._metrics is not None:
+            self._metrics.lobby_decisions.labels(status.value, outcome).inc(count)
+
     async def refuse_banned(self, livekit_room: str, identity: str) -> None:
         if identity and await self.bans.is_banned(livekit_room, identity):
             raise PermissionDenied(REMOVED)
@@ -162,7 +179,9 @@ class LobbyService:
         return Entry(place.status, place.username, place.id, livekit)
 
     async def waiting(self, room: RoomSnapshot) -> list[Place]:
-        return await self.store.waiting(str(room.id))
+        places = await self.store.waiting(str(room.id))
+        self._count_list(places)
+        return places
 
     async def waiting_json(self, room: RoomSnapshot) -> bytes:
         """The admins' list, encoded once and reused until the room's lobby changes.
@@ -174,6 +193,7 @@ class LobbyService:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         places = await self.store.waiting(room_id)
+        self._count_list(places)
         body = json.dumps(
             {"participants": [place_json(p) for p in places]}, separators=(",", ":")
         ).encode()
@@ -192,6 +212,7 @@ class LobbyService:
         status = Status.ACCEPTED if allow else Status.DENIED
         outcome, place = await self.store.decide(str(room.id), str(participant_id), status)
         self._lists.pop(str(room.id), None)
+        self._count_decision(status, outcome.value)
         if outcome is DecisionOutcome.MISSING:
             raise NotFound("No such participant in the lobby.")
         if outcome is DecisionOutcome.CONFLICT:
@@ -202,10 +223,10 @@ class LobbyService:
 
     async def decide_all(self, room: RoomSnapshot, allow: bool) -> int:
         _require_lobby(room)
-        count = await self.store.decide_all(
-            str(room.id), Status.ACCEPTED if allow else Status.DENIED
-        )
+        status = Status.ACCEPTED if allow else Status.DENIED
+        count = await self.store.decide_all(str(room.id), status)
         self._lists.pop(str(room.id), None)
+        self._count_decision(status, "decided", count)
         return count
 
     async def clear_room(self, livekit_room: str) -> None:
