@@ -33,6 +33,7 @@ from antechamber.settings import (
     RedisSettings,
     Settings,
 )
+from tests.redis_cluster import redis_cluster  # noqa: F401 - the shared cluster fixture
 
 PG_URL = os.environ.get(
     "ANTECHAMBER_TEST_DATABASE_URL",

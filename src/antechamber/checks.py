@@ -7,12 +7,13 @@ import sys
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy.engine import Connection
 
 from antechamber.container import build_livekit_gateway
 from antechamber.db.migrate import alembic_config
 from antechamber.db.session import create_engine
+from antechamber.redis_client import build_redis, close_redis
 from antechamber.settings import Settings
 
 TIMEOUT_S = 5.0
@@ -63,11 +64,16 @@ async def _database(settings: Settings) -> str | None:
 async def _redis(settings: Settings) -> str | None:
     if not settings.redis.url:
         return "skipped (REDIS_URL unset: in-memory sessions and lobby, one process only)"
-    client = Redis.from_url(settings.redis.url)
+    client = build_redis(settings.redis)
+    assert client is not None
     try:
         await client.ping()
+        if isinstance(client, RedisCluster):
+            info = await client.cluster_info()
+            if info.get("cluster_state") != "ok":
+                return f"the Redis Cluster says cluster_state={info.get('cluster_state')}"
     finally:
-        await client.aclose()
+        await close_redis(client)
     return None
 
 

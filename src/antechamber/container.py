@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -33,6 +32,7 @@ from antechamber.observability.metrics import Metrics
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
+from antechamber.redis_client import RedisClient, build_redis, close_redis
 from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache
 from antechamber.rooms.service import is_registered_livekit_room
 from antechamber.settings import LobbySettings, Settings
@@ -46,15 +46,13 @@ from antechamber.webhooks.processed import (
 from antechamber.webhooks.receiver import WebhookVerifier
 from antechamber.webhooks.service import WebhookService
 
-REDIS_TIMEOUT_S = 5.0
-
 
 @dataclass
 class Services:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
-    redis: Redis | None
+    redis: RedisClient | None
     kv: KeyValueStore
     sessions: SessionService
     tokens: TokenIssuer
@@ -84,8 +82,7 @@ class Services:
         if self.oidc is not None:
             await self.oidc.close()
         if self.redis is not None:
-            # The pool was passed in, so closing the client alone would leave it open.
-            await self.redis.aclose(close_connection_pool=True)
+            await close_redis(self.redis)
         await self.engine.dispose()
 
 
@@ -95,19 +92,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     engine = create_engine(settings.database)
     count_database_errors(engine, metrics)
     sessionmaker = create_sessionmaker(engine)
-    redis = (
-        Redis(
-            connection_pool=BlockingConnectionPool.from_url(
-                settings.redis.url,
-                max_connections=settings.redis.max_connections,
-                timeout=REDIS_TIMEOUT_S,
-                socket_timeout=REDIS_TIMEOUT_S,
-                health_check_interval=30,
-            )
-        )
-        if settings.redis.url
-        else None
-    )
+    redis = build_redis(settings.redis)
     kv: KeyValueStore = RedisKeyValueStore(redis) if redis is not None else MemoryKeyValueStore()
     broker: Broker = (
         RedisBroker(redis, (LOBBY_EVENTS_PATTERN, ROOMS_CHANNEL))
@@ -167,7 +152,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
 
 
 def build_lobby_store(
-    settings: LobbySettings, redis: Redis | None, broker: Broker
+    settings: LobbySettings, redis: RedisClient | None, broker: Broker
 ) -> RedisLobbyStore | MemoryLobbyStore:
     timeouts = Timeouts(
         waiting_ms=settings.waiting_timeout_s * 1000,

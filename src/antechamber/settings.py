@@ -70,6 +70,9 @@ class RedisSettings(BaseSettings):
     # Per process. Past it, a request waits for a connection (up to the socket time-out)
     # instead of failing.
     max_connections: int = Field(default=200, ge=4, le=10_000)
+    # Cluster only: how long calls are retried across a failover before they fail. Keep
+    # it above the cluster's `cluster-node-timeout` plus a few seconds.
+    cluster_retry_s: float = Field(default=20.0, ge=0, le=300)
 
 
 class LiveKitSettings(BaseSettings):

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore, ban_key
 from tests.conftest import REDIS_URL, need_service
+from tests.redis_cluster import cluster_client
 
 ROOM, OTHER = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 
@@ -22,10 +23,15 @@ async def redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[BanStore]:
     if request.param == "memory":
         yield MemoryBanStore()
+        return
+    if request.param == "cluster":
+        cluster = cluster_client(request.getfixturevalue("redis_cluster"))
+        yield RedisBanStore(cluster)
+        await cluster.aclose()
         return
     need_service("Redis", REDIS_URL, 6379)
     client = Redis.from_url(REDIS_URL)

@@ -10,15 +10,21 @@ from redis.asyncio import Redis
 from antechamber.presence.redis_store import RedisPresenceStore, presence_key
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore, PresentParticipant
 from tests.conftest import REDIS_URL, need_service
+from tests.redis_cluster import cluster_client
 
 ALICE = PresentParticipant("alice", "PA_a", "Alice", 10)
 BOB = PresentParticipant("bob", "PA_b", "Bob", 5)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[PresenceStore]:
     if request.param == "memory":
         yield MemoryPresenceStore()
+        return
+    if request.param == "cluster":
+        cluster = cluster_client(request.getfixturevalue("redis_cluster"))
+        yield RedisPresenceStore(cluster)
+        await cluster.aclose()
         return
     need_service("Redis", REDIS_URL, 6379)
     redis = Redis.from_url(REDIS_URL)

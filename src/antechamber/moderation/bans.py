@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from redis.asyncio import Redis
+from antechamber.redis_client import RedisClient
 
 MAX_BAN_SECONDS = 30 * 86400
 
@@ -26,7 +26,7 @@ class BanStore(Protocol):
 
 
 class RedisBanStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def ban(self, room: str, identity: str, seconds: int) -> None:

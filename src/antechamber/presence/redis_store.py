@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 
-from redis.asyncio import Redis
-
 from antechamber.presence.store import PresentParticipant, ordered
+from antechamber.redis_client import RedisClient
 
 DEFAULT_TTL_S = 24 * 3600
 
@@ -30,7 +29,7 @@ def presence_key(room: str) -> str:
 
 
 class RedisPresenceStore:
-    def __init__(self, redis: Redis, ttl_s: int = DEFAULT_TTL_S) -> None:
+    def __init__(self, redis: RedisClient, ttl_s: int = DEFAULT_TTL_S) -> None:
         self._redis = redis
         self._ttl_s = ttl_s
         self._left = redis.register_script(_LEFT)
