@@ -94,7 +94,8 @@ class Served:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"serve on {self.url} was not ready in {timeout_s} s")
+        tail = self.log.read_text(errors="replace")[-3000:] if self.log else ""
+        raise RuntimeError(f"serve on {self.url} was not ready in {timeout_s} s\n{tail}")
 
     def signal(self, signum: int) -> None:
         """To the whole group (the supervisor and its workers), as a host going away."""

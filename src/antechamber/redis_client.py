@@ -15,9 +15,11 @@ seconds: calls are retried with backoff on the refreshed topology for up to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import urllib.parse
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -25,6 +27,7 @@ from redis.exceptions import (
     ClusterDownError,
     ConnectionError,
     MasterDownError,
+    RedisClusterException,
     SlotNotCoveredError,
     TimeoutError,
     TryAgainError,
@@ -35,6 +38,7 @@ from antechamber.settings import CLUSTER_SCHEME, RedisSettings
 logger = logging.getLogger(__name__)
 REDIS_TIMEOUT_S = 5.0
 RedisClient = Redis | RedisCluster
+T = TypeVar("T")
 # What a failover looks like from a client: the old master gone, its slots unserved, then
 # MOVED to the promoted replica (which redis-py follows by itself).
 _TOPOLOGY_ERRORS = (
@@ -42,8 +46,12 @@ _TOPOLOGY_ERRORS = (
     TimeoutError,
     ClusterDownError,
     MasterDownError,
+    RedisClusterException,
     SlotNotCoveredError,
     TryAgainError,
+    # Raised while re-reading the slot map mid-failover ("cannot be connected", "slots
+    # not covered"); a programming error of this kind would only fail later.
+    RedisClusterException,
 )
 _FIRST_DELAY_S = 0.05
 _MAX_DELAY_S = 0.5
@@ -59,24 +67,54 @@ class FailoverRedisCluster(RedisCluster):
         super().__init__(*args, **kwargs)
         self.retry_budget_s = retry_budget_s
 
-    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+    async def _retrying(self, call: Callable[[], Awaitable[T]], what: object) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.retry_budget_s
         delay = _FIRST_DELAY_S
         while True:
             try:
-                return await super().execute_command(*args, **kwargs)
+                return await call()
             except _TOPOLOGY_ERRORS as exc:
                 if loop.time() + delay > deadline:
                     raise
                 logger.warning(
                     "Redis Cluster %s failed (%s); retrying on a fresh topology",
-                    args[0] if args else "command",
+                    what,
                     type(exc).__name__,
                 )
-                self._initialize = True  # re-read the slot map before the next try
+                # Re-read the slot map before the next try, from another node than the
+                # one that may just have died.
+                self._initialize = True
+                with contextlib.suppress(Exception):
+                    self.replace_default_node()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_DELAY_S)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retrying(
+            lambda: RedisCluster.execute_command(self, *args, **kwargs),
+            args[0] if args else "command",
+        )
+
+    async def _split_command_across_slots(  # type: ignore[override]
+        self, command: str, *keys: Any
+    ) -> int:
+        # EXISTS, DEL... take redis-py's per-slot pipeline path, not execute_command.
+        split = RedisCluster._split_command_across_slots
+        return await self._retrying(lambda: split(self, command, *keys), command)
+
+    async def ping(self, **kwargs: Any) -> bool:
+        """Readiness: the cluster answers if a node does. (redis-py pings every node, so
+        one dead master would make every process unready during a failover that it is
+        riding out with retries.)"""
+        return bool(
+            await self._retrying(
+                lambda: RedisCluster.execute_command(
+                    self, "PING", target_nodes=self.get_random_node()
+                ),
+                "PING",
+            )
+        )
 
 
 def cluster_nodes(url: str) -> list[tuple[str, int]]:

@@ -69,14 +69,13 @@ def start_bed(workers: int = 2, **env_extra: str) -> Bed:
     balancer: Haproxy | None = None
     try:
         redis = start_cluster()
-        env = serve_env(
-            postgres.url,
-            redis.url,
-            ANTECHAMBER_LOG_FORMAT="json",
-            ANTECHAMBER_METRICS_TOKEN=METRICS_TOKEN,
-            ANTECHAMBER_LOG_LEVEL="info",
+        settings = {
+            "ANTECHAMBER_LOG_FORMAT": "json",
+            "ANTECHAMBER_METRICS_TOKEN": METRICS_TOKEN,
+            "ANTECHAMBER_LOG_LEVEL": "info",
             **env_extra,
-        )
+        }
+        env = serve_env(postgres.url, redis.url, **settings)
         subprocess.run(
             [sys.executable, "-m", "antechamber.cli", "migrate"],
             env=env,
@@ -106,7 +105,9 @@ def start_bed(workers: int = 2, **env_extra: str) -> Bed:
             host.wait_ready(60)
         names = [f"host{i + 1}" for i in range(len(hosts))]
         balancer = Haproxy(
-            folder, free_port(), [(name, f"{h.host}:{h.port}") for name, h in zip(names, hosts)]
+            folder,
+            free_port(),
+            [(name, f"{h.host}:{h.port}") for name, h in zip(names, hosts, strict=True)],
         ).start()
         bed = Bed(folder, postgres, redis, hosts, balancer, names)
         bed.all_up()
@@ -126,7 +127,7 @@ def start_bed(workers: int = 2, **env_extra: str) -> Bed:
 def main() -> int:
     bed = start_bed()
     print(f"balancer: {bed.url}")
-    for name, host in zip(bed.names, bed.hosts):
+    for name, host in zip(bed.names, bed.hosts, strict=True):
         print(f"{name}: {host.url} (log {host.log})")
     print(f"redis: {bed.redis.url}")
     print(f"postgresql: {bed.postgres.url}")

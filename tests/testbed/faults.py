@@ -12,10 +12,10 @@ import httpx
 
 from tests.http_server import HttpBrowser
 from tests.testbed.bed import Bed
-from tests.testbed.load import API, Figures, restricted_room, run
+from tests.testbed.load import API, Figures, Load, restricted_room, run
 
 
-async def sigkill_host(bed: Bed, name: str = "host2", **load: Any) -> Figures:
+async def sigkill_host(bed: Bed, name: str = "host2", load: Load = Load()) -> Figures:
     host = bed.host_named(name)
 
     async def fault() -> str:
@@ -23,14 +23,14 @@ async def sigkill_host(bed: Bed, name: str = "host2", **load: Any) -> Figures:
         seen_down = await asyncio.to_thread(bed.balancer.wait_states, {name: "DOWN"})
         return f"HAProxy marked {name} DOWN {seen_down:.2f} s after the kill"
 
-    figures = await run(bed.url, f"SIGKILL {name}", fault, **load)
+    figures = await run(bed.url, f"SIGKILL {name}", fault, load)
     host.stop()  # reaps the killed supervisor
     host.start()
     await asyncio.to_thread(bed.all_up)
     return figures
 
 
-async def sigterm_host(bed: Bed, name: str = "host3", **load: Any) -> Figures:
+async def sigterm_host(bed: Bed, name: str = "host3", load: Load = Load()) -> Figures:
     host = bed.host_named(name)
 
     async def fault() -> str:
@@ -38,13 +38,13 @@ async def sigterm_host(bed: Bed, name: str = "host3", **load: Any) -> Figures:
         code = await asyncio.to_thread(host.stop)
         return f"{name} drained and exited ({code}) in {time.monotonic() - started:.2f} s"
 
-    figures = await run(bed.url, f"SIGTERM {name}", fault, **load)
+    figures = await run(bed.url, f"SIGTERM {name}", fault, load)
     host.start()
     await asyncio.to_thread(bed.all_up)
     return figures
 
 
-async def kill_redis_master(bed: Bed, **load: Any) -> Figures:
+async def kill_redis_master(bed: Bed, load: Load = Load()) -> Figures:
     async def fault() -> str:
         # The master of a slot the run's rooms are likely to use: any master will do, the
         # visitors' rooms spread over all three.
@@ -53,7 +53,7 @@ async def kill_redis_master(bed: Bed, **load: Any) -> Figures:
         took = await asyncio.to_thread(_wait_cluster_ok, bed)
         return f"Redis master {victim.name} killed; cluster ok again after {took:.2f} s"
 
-    return await run(bed.url, "kill a Redis master", fault, **load)
+    return await run(bed.url, "kill a Redis master", fault, load)
 
 
 def _wait_cluster_ok(bed: Bed) -> float:
@@ -62,12 +62,12 @@ def _wait_cluster_ok(bed: Bed) -> float:
     return time.monotonic() - started
 
 
-async def restart_postgres(bed: Bed, **load: Any) -> Figures:
+async def restart_postgres(bed: Bed, load: Load = Load()) -> Figures:
     async def fault() -> str:
         took = await asyncio.to_thread(bed.postgres.restart)
         return f"PostgreSQL restarted in {took:.2f} s"
 
-    return await run(bed.url, "restart PostgreSQL", fault, **load)
+    return await run(bed.url, "restart PostgreSQL", fault, load)
 
 
 async def read_event(lines: Any, timeout_s: float) -> dict[str, Any] | None:
@@ -109,7 +109,7 @@ async def streams_across_a_killed_host(bed: Bed, name: str = "host1") -> dict[st
                             event = await read_event(lines, 60)
                             if event is None:
                                 break
-                            status = event["status"]
+                            status = str(event["status"])
                             if status != "waiting":
                                 return status
                 except httpx.HTTPError:

@@ -9,16 +9,22 @@ import subprocess
 import time
 from pathlib import Path
 
-HEALTH_INTERVAL = "500ms"
+HEALTH_INTERVAL = "1s"
 
 CONFIG = """\
 global
     maxconn 4096
     stats socket {socket} mode 600 level admin
+    log stderr format raw local0 warning
 
 defaults
     mode http
+    log global
+    option httplog
+    option dontlog-normal
     option forwardfor
+    # Whole (small) request bodies are kept, so a POST can be retried on another host.
+    option http-buffer-request
     option redispatch
     # A request a host never answered (refused connection, a host that died or closed
     # the connection mid-request) is sent again, to another host.
@@ -30,6 +36,9 @@ defaults
     # Event streams stay open for minutes.
     timeout tunnel 1h
     timeout http-keep-alive 5s
+    # /readyz bounds its own checks at 2 s; a slow answer during a shared dependency's
+    # blip (a Redis failover) must not take every host out at once.
+    timeout check 3s
 
 frontend antechamber
     bind {bind}
@@ -39,7 +48,7 @@ backend hosts
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
-    default-server inter {interval} fastinter 250ms downinter 1s fall 2 rise 2
+    default-server inter {interval} fastinter 500ms downinter 1s fall 2 rise 2
 {servers}
 """
 
@@ -50,9 +59,7 @@ def haproxy_binary() -> str | None:
 
 def render(bind: str, servers: list[tuple[str, str]], stats_socket: Path) -> str:
     lines = "\n".join(f"    server {name} {address} check" for name, address in servers)
-    return CONFIG.format(
-        socket=stats_socket, bind=bind, servers=lines, interval=HEALTH_INTERVAL
-    )
+    return CONFIG.format(socket=stats_socket, bind=bind, servers=lines, interval=HEALTH_INTERVAL)
 
 
 class Haproxy:

@@ -3,6 +3,7 @@ port in a temporary folder, that a test may restart: never the shared server."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -63,7 +64,14 @@ class PostgresInstance:
         )
         self._pg_ctl("start")
         self._run(
-            str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, DATABASE
+            str(self.bin / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            USER,
+            DATABASE,
         )
         return self
 
@@ -94,8 +102,6 @@ class PostgresInstance:
 
     def stop(self) -> None:
         if self.data.exists():
-            try:
+            with contextlib.suppress(subprocess.SubprocessError):
                 self._pg_ctl("stop")
-            except subprocess.SubprocessError:
-                pass
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -19,11 +19,11 @@ from tests.redis_cluster import redis_server_binary
 from tests.testbed import faults
 from tests.testbed.bed import METRICS_TOKEN, Bed, start_bed
 from tests.testbed.haproxy import haproxy_binary
-from tests.testbed.load import API, restricted_room
+from tests.testbed.load import API, Load, restricted_room
 from tests.testbed.postgres import postgres_bin
 
 pytestmark = pytest.mark.multihost
-LOAD = {"visitors": 12, "duration_s": 6.0, "fault_after_s": 1.5}
+LOAD = Load(visitors=12, duration_s=6.0, fault_after_s=1.5)
 
 
 def _missing() -> list[str]:
@@ -92,10 +92,8 @@ async def test_it_tells_the_lobby_story_through_the_balancer(bed: Bed) -> None:
         polled = (await guest.post(entry, json={"username": "Zoé"})).json()
         assert polled["status"] == "accepted"
         # Whichever hosts the balancer chose, their metrics add up to the story.
-        scraped = [
-            httpx.get(f"{h.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
-            for h in bed.hosts
-        ]
+        auth = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        scraped = [await admin.get(f"{h.url}/metrics", headers=auth) for h in bed.hosts]
         assert all(s.status_code == 200 for s in scraped)
         route = "/api/v1.0/rooms/{room_key}/request-entry/"
         per_host = [
@@ -115,27 +113,27 @@ async def test_it_reconnects_streams_of_a_killed_host_to_another(bed: Bed) -> No
 
 
 async def test_it_routes_around_a_host_killed_mid_run(bed: Bed) -> None:
-    figures = await faults.sigkill_host(bed, **LOAD)
+    figures = await faults.sigkill_host(bed, load=LOAD)
     print("\n" + figures.line())
     assert figures.lost == []
     assert figures.decisions > 0
 
 
 async def test_it_drains_a_host_stopped_with_sigterm_without_a_failed_request(bed: Bed) -> None:
-    figures = await faults.sigterm_host(bed, **LOAD)
+    figures = await faults.sigterm_host(bed, load=LOAD)
     print("\n" + figures.line())
     assert figures.lost == []
     assert dict(figures.failures) == {}
 
 
 async def test_it_survives_a_redis_master_failover(bed: Bed) -> None:
-    figures = await faults.kill_redis_master(bed, **LOAD)
+    figures = await faults.kill_redis_master(bed, load=LOAD)
     print("\n" + figures.line())
     assert figures.lost == []
 
 
 async def test_it_survives_a_postgresql_restart(bed: Bed) -> None:
-    figures = await faults.restart_postgres(bed, **LOAD)
+    figures = await faults.restart_postgres(bed, load=LOAD)
     print("\n" + figures.line())
     assert figures.lost == []
     await asyncio.sleep(0)
