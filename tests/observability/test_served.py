@@ -140,3 +140,44 @@ def test_it_logs_json_with_request_ids_and_no_secret(served: Served) -> None:
         assert secret
         assert secret not in text, f"a secret reached the log: {secret[:6]}..."
     assert "/metrics" not in {r.get("path") for r in access}
+
+
+def _access_clients(log: Path, request_id: str) -> list[str]:
+    clients = []
+    for line in log.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("logger") == "antechamber.access" and record["request_id"] == request_id:
+            clients.append(record["client"])
+    return clients
+
+
+def _wait_for(log: Path, request_id: str) -> list[str]:
+    deadline = time.monotonic() + 5
+    while not (clients := _access_clients(log, request_id)):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return clients
+
+
+def test_it_takes_the_client_address_from_a_trusted_proxy_only(
+    served: Served, postgres_backend: Backend, tmp_path: Path
+) -> None:
+    assert served.log is not None
+    forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Request-ID": "forwarded-1"}
+    # `serve` trusts 127.0.0.1 by default: the proxy's header names the client.
+    assert httpx.get(served.url + CONFIG, headers=forwarded).status_code == 200
+    assert _wait_for(served.log, "forwarded-1") == ["203.0.113.7"]
+
+    log = tmp_path / "untrusting.log"
+    env = serve_env(
+        postgres_backend.database_url,
+        postgres_backend.redis_url or "",
+        ANTECHAMBER_LOG_FORMAT="json",
+    )
+    other = Served(env, log=log, extra_args=("--forwarded-allow-ips", "192.0.2.1")).start()
+    try:
+        forwarded["X-Request-ID"] = "forwarded-2"
+        assert httpx.get(other.url + CONFIG, headers=forwarded).status_code == 200
+        assert _wait_for(log, "forwarded-2") == ["127.0.0.1"]
+    finally:
+        other.stop()

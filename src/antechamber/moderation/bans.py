@@ -33,7 +33,8 @@ class RedisBanStore:
         await self._redis.set(ban_key(room, identity), "1", ex=seconds)
 
     async def is_banned(self, room: str, identity: str) -> bool:
-        return bool(await self._redis.exists(ban_key(room, identity)))
+        # GET, not EXISTS: on a cluster, redis-py sends EXISTS through a per-slot pipeline.
+        return await self._redis.get(ban_key(room, identity)) is not None
 
 
 class MemoryBanStore:
