@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
 from typing import Any
 
 import pytest
 
 from tests.conftest import Browser, Stack
 from tests.helpers import ROOMS, create_room
+from tests.webhooks.signing import WEBHOOK, event_body, signed
 
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
 
@@ -97,3 +100,48 @@ async def test_it_counts_a_lobby_flow(stack: Stack, alice: Browser, anonymous: B
     assert room["slug"] not in after
     assert room["id"] not in after
     assert waiting["id"] not in after
+
+
+async def test_it_counts_webhook_events_by_type_and_outcome(
+    stack: Stack, anonymous: Browser
+) -> None:
+    before = await scrape(anonymous)
+    body = event_body("room_finished", "standup", event_id=f"EV_{uuid.uuid4().hex}")
+    for _ in range(2):
+        response = await anonymous.post(WEBHOOK, content=body, headers=signed(body))
+        assert response.status_code == 200
+    forged = await anonymous.post(
+        WEBHOOK, content=body, headers={"Authorization": "forged", "Content-Type": "x"}
+    )
+    assert forged.status_code == 401
+    after = await scrape(anonymous)
+
+    def moved(**labels: str) -> float:
+        name = "antechamber_webhook_events_total"
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert moved(type="room_finished", outcome="handled") == 1
+    assert moved(type="room_finished", outcome="duplicate") == 1
+    assert moved(type="unknown", outcome="rejected") == 1
+
+
+async def test_it_counts_livekit_calls_by_method_and_outcome(
+    stack: Stack, alice: Browser, anonymous: Browser
+) -> None:
+    """Nothing listens where LiveKit should be: the background "someone waits" message
+    fails, and is counted as such."""
+    room = await create_room(alice, "Notified", access_level="restricted")
+    before = await scrape(alice)
+    entry = f"{ROOMS}{room['slug']}/request-entry/"
+    assert (await anonymous.post(entry, json={"username": "Ann"})).json()["status"] == "waiting"
+    name = "antechamber_livekit_calls_total"
+    for _ in range(100):
+        after = await scrape(alice)
+        if sample(after, name, method="send_data", outcome="unavailable") > sample(
+            before, name, method="send_data", outcome="unavailable"
+        ):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the failed LiveKit call was not counted")
+    assert sample(after, name, method="send_data", outcome="ok") == 0
