@@ -84,6 +84,7 @@ class Services:
         if self.redis is not None:
             await close_redis(self.redis)
         await self.engine.dispose()
+        self.metrics.close()
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:

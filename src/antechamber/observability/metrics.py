@@ -8,6 +8,7 @@ routes are the route templates, never raw paths, and nothing carries a room or a
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from prometheus_client import (
@@ -18,7 +19,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 PREFIX = "antechamber"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -94,6 +95,12 @@ class Metrics:
 
     def dependency_error(self, dependency: str) -> None:
         self.dependency_errors.labels(dependency).inc()
+
+    def close(self) -> None:
+        """A worker leaving: its open-stream gauges stop counting (a worker killed
+        outright leaves its last values until the folder is emptied at the next start)."""
+        if self._dir is not None:
+            mark_process_dead(os.getpid(), str(self._dir))  # type: ignore[no-untyped-call]
 
     def exposition(self) -> bytes:
         """The text a scrape gets: every worker's values in multiprocess mode."""
