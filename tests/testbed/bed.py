@@ -102,7 +102,7 @@ def start_bed(workers: int = 2, **env_extra: str) -> Bed:
                 ).start(wait=False)
             )
         for host in hosts:
-            host.wait_ready(60)
+            host.wait_ready()
         names = [f"host{i + 1}" for i in range(len(hosts))]
         balancer = Haproxy(
             folder,
