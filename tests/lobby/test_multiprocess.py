@@ -241,8 +241,9 @@ async def test_it_keeps_a_place_that_polls_at_the_documented_interval(
     while time.monotonic() < deadline:
         await asyncio.sleep(POLL_INTERVAL_S)
         turn += 1
-        body = (await patient.request("POST", cluster.urls[turn % 3] + path, {})).json()
-        assert body["status"] == "waiting"
+        response = await patient.request("POST", cluster.urls[turn % 3] + path, {})
+        body = response.json()
+        assert body.get("status") == "waiting", (response.status_code, body)
         assert body["id"] == patient_id
     listed = await admin.request(
         "GET", f"{cluster.urls[2]}/api/v1.0/rooms/{room['id']}/waiting-participants/"

@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, EmailStr
+from pydantic import EmailStr
 
 from antechamber.auth.oidc import safe_return_to
 from antechamber.errors import NotFound
+from antechamber.http.body import RequestBody
 from antechamber.http.csrf import request_origin
 from antechamber.http.deps import SESSION_COOKIE, CurrentUser, Db, ServicesDep
 from antechamber.users import service as users
@@ -86,9 +87,7 @@ async def logout(request: Request, services: ServicesDep) -> RedirectResponse:
     return response
 
 
-class DevLogin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DevLogin(RequestBody):
     email: EmailStr
 
 
