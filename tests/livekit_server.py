@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REQUIRE_SERVICES
+from tests.servers import free_port
 
 # Generous: a loaded 2-core machine (CI running beside other jobs) starts it slowly.
 START_TIMEOUT_S = 60.0
@@ -44,13 +45,6 @@ def livekit_binary() -> Path:
     if REQUIRE_SERVICES:
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

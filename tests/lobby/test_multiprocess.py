@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -19,9 +16,8 @@ import pytest
 
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, clean_backend
 from tests.livekit_helpers import verify
-from tests.livekit_server import free_port
+from tests.servers import ServeProcess, free_port, serve_env
 
-START_TIMEOUT_S = 20.0
 WAITING_TIMEOUT_S = 6
 POLL_INTERVAL_S = 2
 
@@ -70,56 +66,34 @@ class Visitor:
 
 
 @pytest.fixture(scope="module")
-def cluster(postgres_backend: Backend) -> Iterator[Cluster]:
+def cluster(
+    postgres_backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     clean_backend(postgres_backend)
-    ports = [free_port() for _ in range(3)]
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("ANTECHAMBER_", "LIVEKIT_"))},
-        "DATABASE_URL": postgres_backend.database_url,
-        "REDIS_URL": postgres_backend.redis_url or "",
-        "ANTECHAMBER_SECRET_KEY": "multi-process-test-secret-0123456789abcdef",
-        "ANTECHAMBER_DEV_LOGIN_ENABLED": "true",
-        "ANTECHAMBER_LOBBY_WAITING_TIMEOUT_S": str(WAITING_TIMEOUT_S),
-        "ANTECHAMBER_LOBBY_POLL_INTERVAL_S": str(POLL_INTERVAL_S),
-        "ANTECHAMBER_LOBBY_RATE_LIMIT_PER_MINUTE": "0",
+    env = serve_env(
+        postgres_backend.database_url,
+        postgres_backend.redis_url,
+        ANTECHAMBER_SECRET_KEY="multi-process-test-secret-0123456789abcdef",
+        ANTECHAMBER_LOBBY_WAITING_TIMEOUT_S=str(WAITING_TIMEOUT_S),
+        ANTECHAMBER_LOBBY_POLL_INTERVAL_S=str(POLL_INTERVAL_S),
+        ANTECHAMBER_LOBBY_RATE_LIMIT_PER_MINUTE="0",
         # A LiveKit nobody listens on: the lobby must work without it.
-        "LIVEKIT_URL": f"ws://127.0.0.1:{free_port()}",
-        "LIVEKIT_API_KEY": LIVEKIT_KEY,
-        "LIVEKIT_API_SECRET": LIVEKIT_SECRET,
-        "LIVEKIT_TIMEOUT_S": "0.5",
-        "ANTECHAMBER_LOG_LEVEL": "warning",
-    }
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "antechamber.cli", "serve", "--port", str(port)], env=env
-        )
-        for port in ports
-    ]
+        LIVEKIT_URL=f"ws://127.0.0.1:{free_port()}",
+        LIVEKIT_API_KEY=LIVEKIT_KEY,
+        LIVEKIT_API_SECRET=LIVEKIT_SECRET,
+        LIVEKIT_TIMEOUT_S="0.5",
+    )
+    folder = tmp_path_factory.mktemp("cluster")
+    processes = [ServeProcess(free_port(), env, folder) for _ in range(3)]
     try:
-        _wait_until_up(ports)
-        yield Cluster(ports)
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.wait_ready()
+        yield Cluster([process.port for process in processes])
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def _wait_until_up(ports: list[int]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    for port in ports:
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server on port {port} did not start")
-            time.sleep(0.1)
+            process.stop()
 
 
 @pytest.fixture
