@@ -8,7 +8,6 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, clean_backend
 from tests.livekit_helpers import verify
 from tests.servers import ServeProcess, free_port, serve_env
+from tests.visitors import Visitor
 
 WAITING_TIMEOUT_S = 6
 POLL_INTERVAL_S = 2
@@ -25,44 +25,6 @@ POLL_INTERVAL_S = 2
 class Cluster:
     def __init__(self, ports: list[int]) -> None:
         self.urls = [f"http://127.0.0.1:{port}" for port in ports]
-
-
-class Visitor:
-    """One browser: cookies shared by every process, as behind one load balancer.
-
-    Cookies are kept here, per visitor, and sent explicitly; the shared client's own jar
-    is emptied before each request so one visitor's cookies never reach another's call.
-    """
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.cookies: dict[str, str] = {}
-
-    def _headers(self, unsafe: bool) -> dict[str, str]:
-        headers = {}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if unsafe and "csrftoken" in self.cookies:
-            headers["X-CSRFToken"] = self.cookies["csrftoken"]
-        return headers
-
-    def _keep(self, response: httpx.Response) -> None:
-        for name, value in response.cookies.items():
-            self.cookies[name] = value
-
-    async def request(self, method: str, url: str, body: Any = None) -> httpx.Response:
-        self.client.cookies.clear()
-        response = await self.client.request(
-            method, url, json=body, headers=self._headers(method != "GET")
-        )
-        self._keep(response)
-        return response
-
-    @asynccontextmanager
-    async def stream(self, url: str) -> AsyncIterator[httpx.Response]:
-        self.client.cookies.clear()
-        async with self.client.stream("GET", url, headers=self._headers(False)) as response:
-            yield response
 
 
 @pytest.fixture(scope="module")
