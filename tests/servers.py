@@ -67,12 +67,18 @@ def _answers(port: int) -> bool:
 
 
 def _pg_bin(name: str) -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
-    if found:
-        return found[0]
-    on_path = shutil.which(name)
-    if on_path:
-        return Path(on_path)
+    """From ANTECHAMBER_TEST_POSTGRES_BIN (a folder) if set, else the newest Debian
+    install, else the PATH."""
+    chosen = os.environ.get("ANTECHAMBER_TEST_POSTGRES_BIN")
+    if chosen:
+        found = [Path(chosen) / name]
+    else:
+        found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
+        on_path = shutil.which(name)
+        found += [Path(on_path)] if on_path else []
+    for candidate in found:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
     raise MissingBinary(f"no PostgreSQL server binaries ({name}): install `postgresql`")
 
 
