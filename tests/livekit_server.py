@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REQUIRE_SERVICES
-from tests.servers import free_port
+from tests.servers import free_port, stop_process
 
 # Generous: a loaded 2-core machine (CI running beside other jobs) starts it slowly.
 START_TIMEOUT_S = 60.0
@@ -64,13 +64,7 @@ class LiveKitServer:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_S)
+        stop_process(self.process)
 
 
 class PortTaken(RuntimeError):
