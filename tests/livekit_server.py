@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REQUIRE_SERVICES
-from tests.servers import free_port, stop_process
+from tests.servers import PROBE_TIMEOUT_S, free_port, stop_process
 
 # Generous: a loaded 2-core machine (CI running beside other jobs) starts it slowly.
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 180.0
 # Free ports are found by binding and releasing them, so another process can take one
 # before the server binds it: then the start is tried again on new ports.
 START_TRIES = 3
@@ -129,7 +129,7 @@ def _wait_until_up(server: LiveKitServer) -> None:
                 raise PortTaken(output)
             raise RuntimeError(f"livekit-server exited: {output}")
         try:
-            with urllib.request.urlopen(server.http_url, timeout=1) as answer:  # noqa: S310
+            with urllib.request.urlopen(server.http_url, timeout=PROBE_TIMEOUT_S) as answer:  # noqa: S310
                 if answer.status == 200:
                     return
         except OSError:

@@ -23,8 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-# Generous: a loaded 2-core machine starts servers slowly, and a slow start is not a bug.
-START_TIMEOUT_S = 60.0
+# Generous: a loaded 2-core machine (load average 15 was seen with two CI runs beside
+# other jobs) starts servers slowly, and a slow start is not a bug.
+START_TIMEOUT_S = 180.0
+# One readiness probe may itself be slow there; a short time-out would never see "ready".
+PROBE_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 20.0
 PG_USER = "antechamber"
 PG_DB = "antechamber_test"
@@ -332,7 +335,7 @@ class ServeProcess:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"antechamber serve exited{_tail(self.log)}")
         try:
-            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+            return httpx.get(f"{self.url}/readyz", timeout=PROBE_TIMEOUT_S).status_code == 200
         except httpx.HTTPError:
             return False
 

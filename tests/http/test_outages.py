@@ -36,7 +36,7 @@ POLL_EVERY_S = 0.2
 DOWN_S = 3.0
 # Requests sent this long after the server answers again must all succeed: time for one
 # failed attempt to be retried on a new connection, on a loaded machine.
-RECOVERY_S = 2.0
+RECOVERY_S = 5.0
 
 
 @dataclass
