@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET
-from tests.livekit_server import free_port
+from tests.servers import free_port
 
 # Generous: on a loaded machine uvicorn's supervisor may restart a slow-starting worker.
 START_TIMEOUT_S = 180.0

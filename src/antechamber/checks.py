@@ -27,7 +27,7 @@ async def run_checks(settings: Settings) -> int:
     ]
     failed = False
     for name, problem in results:
-        if problem and not problem.startswith("skipped"):
+        if problem and not problem.startswith(("skipped", "warning")):
             failed = True
             print(f"FAIL {name}: {problem}", file=sys.stderr)
         else:
@@ -68,13 +68,31 @@ async def _redis(settings: Settings) -> str | None:
     assert client is not None
     try:
         await client.ping()
+        persistence = await client.info("persistence")
         if isinstance(client, RedisCluster):
             info = await client.cluster_info()
             if info.get("cluster_state") != "ok":
                 return f"the Redis Cluster says cluster_state={info.get('cluster_state')}"
     finally:
         await close_redis(client)
+    # A cluster answers per node ({node: info}); one server answers its own info.
+    nodes = list(persistence.values())
+    answers = nodes if nodes and all(isinstance(n, dict) for n in nodes) else [persistence]
+    for answer in answers:
+        warning = persistence_warning(answer)
+        if warning is not None:
+            return warning
     return None
+
+
+def persistence_warning(info: dict[str, object]) -> str | None:
+    """Without persistence a Redis restart logs everyone out and empties every lobby."""
+    if str(info.get("aof_enabled", "0")) == "1":
+        return None
+    return (
+        "warning: this Redis does not persist (appendonly is off): a restart loses every "
+        "login session, waiting place and admission; run it with --appendonly yes"
+    )
 
 
 async def _livekit(settings: Settings) -> str | None:

@@ -28,12 +28,6 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="use X-Forwarded-For/-Proto from trusted proxies (default: on)",
     )
-    serve.add_argument(
-        "--timeout-graceful-shutdown",
-        type=int,
-        default=None,
-        help="seconds open requests and streams get to finish on SIGTERM",
-    )
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("check", help="validate the configuration and reach every dependency")
     args = parser.parse_args(argv)
@@ -76,7 +70,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         upgrade(settings.database.url)
         os.environ["ANTECHAMBER_MIGRATE_ON_START"] = "false"
     _share_metrics(settings)
-    uvicorn.run(
+    from antechamber.app import graceful_timeout_s
+
+    config = uvicorn.Config(
         "antechamber.app:app_from_env",
         factory=True,
         host=args.host,
@@ -86,10 +82,27 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=logging_config(settings),
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips or settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=args.timeout_graceful_shutdown,
         # The service writes its own access log (with request ids, route templates).
         access_log=False,
+        timeout_graceful_shutdown=max(1, round(graceful_timeout_s(settings))),
     )
+    if count == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else 1
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def terminate_all(self) -> None:
+            # The workers close their copies of the listening socket as they stop; the
+            # supervisor's copy would keep it open, and connections made meanwhile would
+            # wait in its backlog, never answered. Closed, new connections are refused at
+            # once and a balancer sends them elsewhere.
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
+
+    Supervisor(config, sockets=[config.bind_socket()]).run()
     return 0
 
 

@@ -19,6 +19,7 @@ from antechamber.auth.sessions import (
     SessionService,
 )
 from antechamber.db.session import create_engine, create_sessionmaker
+from antechamber.http.shutdown import Shutdown
 from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from antechamber.lobby.memory_store import MemoryLobbyStore
@@ -69,6 +70,7 @@ class Services:
     metrics: Metrics
     # Told when a LiveKit room ends; the webhook handlers read this very list.
     room_finished_listeners: list[RoomFinishedListener] = field(default_factory=list)
+    shutdown: Shutdown = field(default_factory=Shutdown)
 
     @property
     def secret_key(self) -> bytes:

@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import (
     ClusterDownError,
     ConnectionError,
@@ -38,6 +40,11 @@ from antechamber.settings import CLUSTER_SCHEME, RedisSettings
 logger = logging.getLogger(__name__)
 REDIS_TIMEOUT_S = 5.0
 RedisClient = Redis | RedisCluster
+# One server: a pooled connection that a Redis restart broke fails on its next use: that
+# command is retried at once on a fresh connection. Short and few, so a Redis that is
+# really down answers 503 within milliseconds instead of holding the request. Time-outs
+# are not retried (a slow Redis would hold each request several times the time-out).
+REDIS_RETRY = Retry(ExponentialBackoff(cap=0.2, base=0.02), 2, (ConnectionError,))
 T = TypeVar("T")
 # What a failover looks like from a client: the old master gone, its slots unserved, then
 # MOVED to the promoted replica (which redis-py follows by itself).
@@ -158,7 +165,9 @@ def build_redis(settings: RedisSettings) -> RedisClient | None:
             max_connections=settings.max_connections,
             timeout=REDIS_TIMEOUT_S,
             socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
             health_check_interval=30,
+            retry=REDIS_RETRY,
         )
     )
 

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from antechamber.app import create_app
-from tests.conftest import PG_URL, Backend, Stack, _clean, make_settings, running
+from tests.conftest import Backend, Stack, _clean, make_settings, running
 from tests.redis_cluster import RedisClusterBed
 
 
 @pytest.fixture
 def backend(postgres_backend: Backend, redis_cluster: RedisClusterBed) -> Backend:
     """Overrides the root `backend`: PostgreSQL and the cluster, only."""
-    return Backend("cluster", PG_URL, redis_cluster.url)
+    return Backend("cluster", postgres_backend.database_url, redis_cluster.url)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, LobbyStore, Timeouts
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
 from antechamber.redis_client import RedisClient
-from tests.conftest import REDIS_URL, need_service
 from tests.redis_cluster import cluster_client
 
 
@@ -33,8 +32,7 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
     redis: RedisClient | None = None
     brokers: list[Broker] = []
     if request.param == "redis":
-        need_service("Redis", REDIS_URL, 6379)
-        redis = Redis.from_url(REDIS_URL)
+        redis = Redis.from_url(request.getfixturevalue("redis_url"))
         await redis.flushdb()
     if request.param == "cluster":
         redis = cluster_client(request.getfixturevalue("redis_cluster"))

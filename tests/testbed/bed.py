@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.livekit_server import free_port
 from tests.redis_cluster import RedisClusterBed, start_cluster
 from tests.serve_process import Served, serve_env
+from tests.servers import free_port
 from tests.testbed.haproxy import Haproxy
 from tests.testbed.postgres import PostgresInstance
 
@@ -73,6 +73,7 @@ def start_bed(workers: int = 2, **env_extra: str) -> Bed:
             "ANTECHAMBER_LOG_FORMAT": "json",
             "ANTECHAMBER_METRICS_TOKEN": METRICS_TOKEN,
             "ANTECHAMBER_LOG_LEVEL": "info",
+            "ANTECHAMBER_SHUTDOWN_TIMEOUT_S": str(GRACE_S),
             **env_extra,
         }
         env = serve_env(postgres.url, redis.url, **settings)
@@ -93,12 +94,7 @@ def start_bed(workers: int = 2, **env_extra: str) -> Bed:
                     port=port,
                     workers=workers,
                     log=folder / f"host{index + 1}.log",
-                    extra_args=(
-                        "--forwarded-allow-ips",
-                        "127.0.0.1",
-                        "--timeout-graceful-shutdown",
-                        str(GRACE_S),
-                    ),
+                    extra_args=("--forwarded-allow-ips", "127.0.0.1"),
                 ).start(wait=False)
             )
         for host in hosts:

@@ -107,8 +107,8 @@ async def streams_across_a_killed_host(bed: Bed, name: str = "host1") -> dict[st
                         lines = stream.aiter_lines()
                         while True:
                             event = await read_event(lines, 60)
-                            if event is None:
-                                break
+                            if event is None or "status" not in event:
+                                break  # ended, broke, or told to reconnect
                             status = str(event["status"])
                             if status != "waiting":
                                 return status

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.livekit_server import free_port
+from tests.servers import free_port
 
 USER = "antechamber"
 DATABASE = "antechamber"
