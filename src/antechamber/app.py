@@ -10,8 +10,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, HTMLResponse, Response
 
+from antechamber import webclient
 from antechamber.auth.router import router as auth_router
 from antechamber.container import build_services
 from antechamber.errors import NotFound
@@ -70,8 +71,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(lobby_router, prefix=API)
     app.include_router(moderation_router, prefix=API)
     app.include_router(rooms_router, prefix=API)
-    if settings.frontend_dir is not None:
-        _serve_frontend(app, settings.frontend_dir)
+    # The configured front end, or Antechamber's own web client (built or not: a missing
+    # build answers a page saying how to get it, never a 500).
+    _serve_frontend(app, settings.frontend_dir or webclient.default_dist())
 
     app.add_middleware(CSRFCookieMiddleware, secure=settings.is_production)
     if settings.allowed_origins:
@@ -86,19 +88,36 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Antechamber</title></head><body><main><h1>Antechamber's web client is not built</h1>
+<p>The API is up at <a href="/api/v1.0/docs">/api/v1.0/docs</a>. To get the client, {how}.</p>
+</main></body></html>"""
+# Vite names built assets by their content: they never change under the same name.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
 def _serve_frontend(app: FastAPI, folder: Path) -> None:
     """A built single-page front end: its files, and index.html for every other path."""
     root = folder.resolve()
     index = root / "index.html"
 
     @app.get("/{path:path}", include_in_schema=False)
-    async def frontend(path: str) -> FileResponse:
+    async def frontend(path: str) -> Response:
         if path.startswith("api/"):
             raise NotFound("Not found.")
-        candidate = (root / path).resolve()
-        if path and candidate.is_file() and candidate.is_relative_to(root):
-            return FileResponse(candidate)
-        return FileResponse(index)
+        try:
+            candidate = (root / path).resolve()
+            found = bool(path) and candidate.is_relative_to(root) and candidate.is_file()
+        except (OSError, ValueError):  # a name the file system refuses: not a file
+            found = False
+        if found:
+            immutable = candidate.parent.name == "assets"
+            headers = {"Cache-Control": IMMUTABLE if immutable else "no-cache"}
+            return FileResponse(candidate, headers=headers)
+        if not index.is_file():
+            how = webclient.HOW_TO_BUILD.replace("`", "")
+            return HTMLResponse(NOT_BUILT.format(how=how), status_code=404)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
 def app_from_env() -> FastAPI:
