@@ -113,6 +113,7 @@ export function hostPanel(
 
   function renderWaiting(): void {
     const people = [...waiting.values()].filter((w) => w.status === "waiting");
+    people.forEach((w) => known.set(w.id, w.username));
     allButtons.hidden = people.length === 0;
     waitingList.replaceChildren(
       ...(people.length
@@ -122,8 +123,8 @@ export function hostPanel(
               { class: "item", "data-waiting": w.id },
               h("span", { class: "dot", style: `background:${w.color}`, "aria-hidden": "true" }),
               h("span", { class: "name" }, w.username),
-              h("button", { type: "button", "aria-label": `Admit ${w.username}`, onclick: () => void decide(w, true) }, "Admit"),
-              h("button", { type: "button", class: "secondary", "aria-label": `Deny ${w.username}`, onclick: () => void decide(w, false) }, "Deny"),
+              h("button", { type: "button", onclick: () => void decide(w, true) }, ...hidden("Admit", ` ${w.username}`)),
+              h("button", { type: "button", class: "secondary", onclick: () => void decide(w, false) }, ...hidden("Deny", ` ${w.username}`)),
             ),
           )
         : [h("li", { class: "empty" }, "Nobody is waiting.")]),
@@ -185,6 +186,8 @@ export function hostPanel(
   const peopleList = h("ul", { class: "list", "aria-label": "People in the meeting" });
   sections.people.append(peopleList);
   const openDetails = new Set<string>();
+  // Names of everyone seen (in the room or waiting), for the activity of those who left.
+  const known = new Map<string, string>();
 
   function trackOf(p: Participant, source: Track.Source) {
     const publication = p.getTrackPublication(source);
@@ -218,10 +221,9 @@ export function hostPanel(
             "button",
             {
               type: "button",
-              "aria-label": `Mute ${name}'s ${what}`,
               onclick: () => void act(`${name}'s ${what} was muted.`, "POST", `${path}/mute-participant/`, { participant_identity: p.identity, track_sid: publication.trackSid }),
             },
-            `Mute ${what}`,
+            ...hidden(`Mute ${what}`, ` (${name})`),
           ),
         );
       }
@@ -289,7 +291,6 @@ export function hostPanel(
         {
           type: "button",
           class: "danger",
-          "aria-label": `Remove ${name}`,
           onclick: async () => {
             const banned = ban.checked;
             try {
@@ -308,7 +309,7 @@ export function hostPanel(
             });
           },
         },
-        "Remove",
+        ...hidden("Remove", ` ${name}`),
       ),
     );
     const lobby =
@@ -317,20 +318,30 @@ export function hostPanel(
             "button",
             {
               type: "button",
-              "aria-label": `Send ${name} back to the waiting room`,
               onclick: () => void act(`${name} was sent back to the waiting room.`, "POST", `${path}/send-to-lobby/`, { participant_identity: p.identity }),
             },
-            "Send to waiting room",
+            ...hidden("Send to waiting room", ` (${name})`),
           )
         : null;
     details.append(h("summary", { "aria-label": `More actions for ${name}` }, "More"), sourcesForm, h("div", { class: "row" }, roleButton, lobby), removeBox);
     return details;
   }
 
+  let shown = "";
+  function signature(p: Participant): string {
+    const tracks = [...p.trackPublications.values()].map((t) => `${t.trackSid}:${t.source}:${t.isMuted}`);
+    return JSON.stringify([p.identity, p.name, p.attributes, p.permissions?.canPublish, p.permissions?.canPublishSources, tracks]);
+  }
+
   function renderPeople(): void {
     const people: Participant[] = [lk.localParticipant, ...lk.remoteParticipants.values()];
-    // Don't rebuild under the user's hands (a focused control inside the list).
-    if (peopleList.contains(document.activeElement) && document.activeElement !== document.body) return;
+    const now = JSON.stringify([room.access_level, room.configuration.everyone_can_mute, people.map(signature)]);
+    // Rebuilt only when something shown changed, and never under the user's hands.
+    if (now === shown || peopleList.contains(document.activeElement)) return;
+    shown = now;
+    const present = new Set(people.map((p) => p.identity));
+    people.forEach((p) => known.set(p.identity, p.name || p.identity));
+    [...openDetails].filter((identity) => !present.has(identity)).forEach((identity) => openDetails.delete(identity));
     peopleList.replaceChildren(...people.map(personRow));
     tabButtons.people.textContent = `People (${people.length})`;
   }
@@ -397,7 +408,14 @@ export function hostPanel(
   const names = (identity: string) => {
     if (!identity) return "";
     if (identity === lk.localParticipant.identity) return lk.localParticipant.name || identity;
-    return lk.remoteParticipants.get(identity)?.name || identity.slice(0, 12);
+    return lk.remoteParticipants.get(identity)?.name || known.get(identity) || identity.slice(0, 12);
+  };
+  const what = (r: AuditRecord) => {
+    const d = r.detail;
+    const parts = [r.action.replace(/_/g, " ")];
+    if (typeof d.allow_entry === "boolean") parts.push(d.allow_entry ? "(admit)" : "(deny)");
+    if (typeof d.ban_seconds === "number") parts.push(`and ban for ${Math.round(d.ban_seconds / 60)} min`);
+    return parts.join(" ");
   };
   async function loadAudit(): Promise<void> {
     try {
@@ -409,7 +427,7 @@ export function hostPanel(
                 "li",
                 { class: "item" },
                 h("time", { datetime: r.created_at }, new Date(r.created_at).toLocaleTimeString()),
-                ` ${names(r.actor_identity) || "someone"}: ${r.action.replace(/_/g, " ")}${r.target_identity ? ` → ${names(r.target_identity)}` : ""} (${r.outcome})`,
+                ` ${names(r.actor_identity) || "someone"}: ${what(r)}${r.target_identity ? ` → ${names(r.target_identity)}` : ""} (${r.outcome})`,
               ),
             )
           : [h("li", { class: "empty" }, "Nothing yet.")]),
@@ -436,6 +454,11 @@ export function hostPanel(
   select(current);
   if (isHost) void followWaiting();
   return panel;
+}
+
+/** Visible text, then words only screen readers hear (the name stays what is seen, first). */
+function hidden(visible: string, more: string): (string | HTMLElement)[] {
+  return [visible, h("span", { class: "visually-hidden" }, more)];
 }
 
 let audio: AudioContext | null = null;

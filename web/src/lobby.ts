@@ -17,10 +17,14 @@ export function waitInLobby(config: Config, room: Room, name: string, outcome: O
   const controller = new AbortController();
   const status = h("p", { role: "status", class: "lobby-status" }, "Waiting for a host…");
   let done = false;
+  // Sent back from the meeting, the old admission can show for a moment before the new
+  // place: an admission counts only after the place was seen waiting.
+  let seenWaiting = !outcome.sentBack;
 
   function finish(entry: Entry): boolean {
     if (done) return true;
-    if (entry.status === "accepted" && entry.livekit) {
+    if (entry.status === "waiting") seenWaiting = true;
+    if (entry.status === "accepted" && entry.livekit && seenWaiting) {
       done = true;
       controller.abort();
       announce("You were let in.");
@@ -60,6 +64,7 @@ export function waitInLobby(config: Config, room: Room, name: string, outcome: O
             finish(JSON.parse(message.data) as Entry);
           });
           if (done || controller.signal.aborted) return;
+          await sleep(0.5);
           continue; // the server closed the stream (a restart): open it again
         } catch (error) {
           if (error instanceof ApiError && error.status === 404) return fail("expired");

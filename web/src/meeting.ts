@@ -40,6 +40,8 @@ export interface MeetingOptions {
 
 
 const CONNECT_TIMEOUT_MS = 15_000;
+const PROBES = 6;
+const PROBE_INTERVAL_MS = 500;
 
 export async function joinMeeting(root: HTMLElement, options: MeetingOptions): Promise<void> {
   const { room, access, choice } = options;
@@ -135,6 +137,8 @@ class Meeting {
     for (const track of [choice.video, choice.audio]) {
       if (!track) continue;
       try {
+        // Back from the lobby: the last meeting stopped them; the same devices again.
+        if (track.mediaStreamTrack.readyState === "ended") await track.restartTrack();
         await local.publishTrack(track);
       } catch (failure) {
         track.stop();
@@ -246,20 +250,28 @@ class Meeting {
     }
   }
 
-  /** Removed, banned, or sent back to the lobby: the lobby's own stream tells which. */
+  /** Removed, banned, or sent back to the lobby: the lobby's own stream tells which.
+   * Sent back, the place may still read `accepted` for a moment (the server removes the
+   * participant, then requeues it): asked again a few times before calling it a removal. */
   private async removed(): Promise<void> {
     if (this.hint === "banned") return this.options.onEnd("banned");
-    const controller = new AbortController();
-    let first: Entry | null = null;
-    try {
-      await stream(`${roomPath(this.options.room)}/lobby-events/`, controller.signal, (message) => {
-        first = JSON.parse(message.data) as Entry;
-        controller.abort();
-      });
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 403) return this.options.onEnd("banned", error.detail);
+    for (let attempt = 0; attempt < PROBES; attempt += 1) {
+      const controller = new AbortController();
+      let first: Entry | null = null;
+      try {
+        await stream(`${roomPath(this.options.room)}/lobby-events/`, controller.signal, (message) => {
+          first = JSON.parse(message.data) as Entry;
+          controller.abort();
+        });
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 403) return this.options.onEnd("banned", error.detail);
+        if (error instanceof ApiError && error.status === 404) break; // no place: removed
+      }
+      const status = first === null ? null : (first as Entry).status;
+      if (status === "waiting") return this.options.onLobby();
+      if (status !== "accepted") break;
+      await new Promise((resolve) => window.setTimeout(resolve, PROBE_INTERVAL_MS));
     }
-    if (first !== null && (first as Entry).status === "waiting") return this.options.onLobby();
     this.options.onEnd(this.hint ?? "removed");
   }
 
