@@ -62,6 +62,7 @@ def prepare(
     source: Path = SOURCE,
     npm: str | None = None,
     run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run,
+    which: Callable[[str], str | None] = shutil.which,
 ) -> Outcome:
     """Builds the client from a source checkout when it is stale and npm exists.
 
@@ -74,7 +75,7 @@ def prepare(
     built = (source / "dist" / "index.html").is_file()
     if not is_stale(source):
         return Outcome(True, f"web client: {source / 'dist'} is up to date")
-    npm = npm or shutil.which("npm")
+    npm = npm or which("npm")
     if npm is None:
         if built:
             return Outcome(

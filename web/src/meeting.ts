@@ -313,9 +313,6 @@ class Meeting {
         h("div", { class: "avatar", "aria-hidden": "true" }),
         h("div", { class: "label" }),
       );
-      if (!isLocal && !screen) {
-        video.addEventListener("playing", () => this.onRemoteFrame(video));
-      }
       this.tiles.set(key, tile);
       this.grid.append(tile);
     }
@@ -325,6 +322,7 @@ class Meeting {
     if (track !== attached) {
       attached?.detach(video);
       track?.attach(video);
+      if (track && !isLocal && !screen) this.onRemoteFrame(video);
       (video as HTMLVideoElement & { _track?: Track | null })._track = track ?? undefined;
     }
     video.hidden = !track;
