@@ -136,6 +136,19 @@ async def test_host_admits_mutes_sends_back_bans_and_ends(
     await playing(g, host_id)
     await step("06-admitted", [host, guest], [host, guest])
 
+    # The guest raises a hand: the host's grid shows it, the server holds the attribute.
+    await g.get_by_role("button", name="Raise hand").click()
+    await expect(g.get_by_role("button", name="Lower hand")).to_be_visible()
+    await expect(
+        h.locator(f'.tile[data-identity="{guest_id}"] [data-badge="hand"]')
+    ).to_be_visible()
+    await on_server(
+        site,
+        room_id,
+        lambda ps: bool((named(ps, "Gus Guest") or guest_info).attributes.get("handRaisedAt")),
+        "the guest's hand is raised",
+    )
+
     # The host mutes the guest's microphone: the guest's page shows it, the server too.
     await h.get_by_role("tab", name="People").click()
     await h.get_by_role("button", name="Mute microphone (Gus Guest)").click()
