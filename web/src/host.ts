@@ -198,7 +198,7 @@ export function hostPanel(
     const remote = p instanceof RemoteParticipant;
     const name = p.name || p.identity;
     const role = p.attributes.room_role;
-    const facts = [role ? role : "guest", p.attributes.handRaisedAt ? "hand raised" : ""].filter(Boolean).join(", ");
+    const facts = [role || (p.attributes.is_authenticated === "true" ? "signed in" : "guest"), p.attributes.handRaisedAt ? "hand raised" : ""].filter(Boolean).join(", ");
     const row = h(
       "li",
       { class: "item person", "data-identity": p.identity },
@@ -336,14 +336,24 @@ export function hostPanel(
   function renderPeople(): void {
     const people: Participant[] = [lk.localParticipant, ...lk.remoteParticipants.values()];
     const now = JSON.stringify([room.access_level, room.configuration.everyone_can_mute, people.map(signature)]);
-    // Rebuilt only when something shown changed, and never under the user's hands.
-    if (now === shown || peopleList.contains(document.activeElement)) return;
+    // Rebuilt only when something shown changed; the focused control keeps its place.
+    if (now === shown) return;
     shown = now;
+    const focusable = "button, input, select, summary";
+    const active = document.activeElement;
+    let refocus: [string, number] | null = null;
+    const row = active && peopleList.contains(active) ? active.closest<HTMLElement>("li[data-identity]") : null;
+    if (row && active) refocus = [row.dataset.identity ?? "", [...row.querySelectorAll(focusable)].indexOf(active)];
     const present = new Set(people.map((p) => p.identity));
     people.forEach((p) => known.set(p.identity, p.name || p.identity));
     [...openDetails].filter((identity) => !present.has(identity)).forEach((identity) => openDetails.delete(identity));
     peopleList.replaceChildren(...people.map(personRow));
     tabButtons.people.textContent = `People (${people.length})`;
+    if (refocus) {
+      const again = [...peopleList.querySelectorAll<HTMLElement>("li[data-identity]")].find((li) => li.dataset.identity === refocus[0]);
+      const controls = again ? [...again.querySelectorAll<HTMLElement>(focusable)] : [];
+      (controls[refocus[1]] ?? controls[0])?.focus();
+    }
   }
 
   // ------------------------------------------------------------ settings

@@ -179,6 +179,11 @@ class Meeting {
 
   private wire(): void {
     const lk = this.lk;
+    // LiveKit refreshes the token of a connected participant; toggle-hand needs a live one.
+    // ("tokenRefreshed" is the engine's event name; EngineEvent isn't exported.)
+    lk.engine.on("tokenRefreshed" as never, ((token: string) => {
+      this.options.access = { ...this.options.access, token };
+    }) as never);
     const rerender = () => this.render();
     lk.on(RoomEvent.ParticipantConnected, (p) => {
       this.say(`${p.name || p.identity} joined.`);
@@ -361,21 +366,22 @@ class Meeting {
     const allowed = local.permissions?.canPublish ?? true;
     const sources = local.permissions?.canPublishSources ?? [];
     const may = (source: number) => allowed && (sources.length === 0 || sources.includes(source));
-    const set = (key: string, pressed: boolean, label: string, permitted: boolean, refused: string) => {
+    // `on`: the device is live; a refused source can still be turned off, never on.
+    const set = (key: string, on: boolean, pressed: boolean, label: string, permitted: boolean, refused: string) => {
       const button = this.controls[key];
-      button.textContent = permitted || pressed ? label : refused;
+      button.textContent = permitted || on ? label : refused;
       button.setAttribute("aria-pressed", String(pressed));
-      button.disabled = !permitted && !pressed;
+      button.disabled = !permitted && !on;
     };
     // Numbers from LiveKit's protocol: CAMERA 1, MICROPHONE 2, SCREEN_SHARE 3.
     const micOn = local.isMicrophoneEnabled;
-    set("mic", !micOn, micOn ? "Mute microphone" : "Unmute microphone", may(2), "Microphone not allowed");
+    set("mic", micOn, !micOn, micOn ? "Mute microphone" : "Unmute microphone", may(2), "Microphone not allowed");
     const camOn = local.isCameraEnabled;
-    set("camera", !camOn, camOn ? "Stop camera" : "Start camera", may(1), "Camera not allowed");
+    set("camera", camOn, !camOn, camOn ? "Stop camera" : "Start camera", may(1), "Camera not allowed");
     const sharing = local.isScreenShareEnabled;
-    set("screen", sharing, sharing ? "Stop sharing" : "Share screen", may(3), "Screen share not allowed");
+    set("screen", sharing, sharing, sharing ? "Stop sharing" : "Share screen", may(3), "Screen share not allowed");
     this.handRaised = !!local.attributes.handRaisedAt;
-    set("hand", this.handRaised, this.handRaised ? "Lower hand" : "Raise hand", true, "");
+    set("hand", true, this.handRaised, this.handRaised ? "Lower hand" : "Raise hand", true, "");
     const waiting = this.panel?.waitingCount() ?? 0;
     const base = this.options.room.is_administrable ? "Host panel" : "People";
     this.controls.panel.textContent = waiting ? `${base} (${waiting} waiting)` : base;
