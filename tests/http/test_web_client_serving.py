@@ -36,7 +36,8 @@ async def test_serves_files_and_index_for_app_paths(
         assert "immutable" in asset.headers["cache-control"]
         api = await browser.get("/api/v1.0/no-such-thing/")
         assert api.status_code == 404
-        assert api.json() == {"detail": "Not found."}
+        assert "detail" in api.json()
+        assert (await browser.post("/weekly-review", json={})).status_code in (404, 405)
         assert (await browser.get("/%00weird")).status_code == 200
         assert (await browser.get("/../../etc/passwd")).text == index.text
 
