@@ -29,7 +29,7 @@ from playwright.async_api import (
 from antechamber import webclient
 from antechamber.app import create_app
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
-from antechamber.settings import LiveKitSettings
+from antechamber.settings import LiveKitSettings, LobbySettings
 from tests.conftest import (
     LIVEKIT_KEY,
     LIVEKIT_SECRET,
@@ -103,6 +103,8 @@ def site(
         settings = make_settings(
             postgres_backend,
             frontend_dir=web_dist,
+            # Polling fallback every second (the default is 5 s), to keep the tests short.
+            lobby=LobbySettings(poll_interval_s=1),
             livekit=LiveKitSettings(
                 url=livekit.url, api_key=LIVEKIT_KEY, api_secret=LIVEKIT_SECRET, timeout_s=5
             ),
