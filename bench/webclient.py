@@ -26,7 +26,8 @@ import urllib.request
 from pathlib import Path
 
 from playwright.async_api import async_playwright
-from tests.livekit_server import free_port, livekit_binary, start_livekit
+from tests.livekit_server import livekit_binary, start_livekit
+from tests.servers import free_port
 
 from antechamber import webclient
 

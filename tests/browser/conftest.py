@@ -39,7 +39,8 @@ from tests.conftest import (
     make_settings,
 )
 from tests.http_server import ThreadedServer
-from tests.livekit_server import LiveKitServer, free_port, livekit_binary, start_livekit
+from tests.livekit_server import LiveKitServer, livekit_binary, start_livekit
+from tests.servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
