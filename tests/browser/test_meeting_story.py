@@ -5,8 +5,10 @@ each step checked in the pages and on the LiveKit server, with screenshots of ea
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from livekit.protocol.models import ParticipantInfo, TrackType
 from playwright.async_api import Page, expect
@@ -14,6 +16,7 @@ from playwright.async_api import Page, expect
 from tests.browser.conftest import Person, PersonFactory, Site
 
 SERVER_TIMEOUT_S = 20.0
+JS_BUDGET_BYTES = 250_000
 # A tile's video has decoded frames and plays: a picture, not just an element.
 PLAYING = """(identity) => {
   const tile = document.querySelector(
@@ -259,3 +262,11 @@ async def test_guest_denied_and_host_leaves(site: Site, people: PersonFactory) -
     await h.get_by_role("button", name="Leave").click()
     await expect(h.get_by_role("heading", name="You left the meeting")).to_be_visible()
     await step("02-left", [host], [host])
+
+
+def test_javascript_shipped_stays_within_budget(web_dist: Path) -> None:
+    """The issue's budget: 250 KB of JavaScript, gzipped."""
+    scripts = list((web_dist / "assets").glob("*.js"))
+    assert scripts, "no JavaScript in the build"
+    shipped = sum(len(gzip.compress(path.read_bytes(), compresslevel=9)) for path in scripts)
+    assert shipped <= JS_BUDGET_BYTES, f"{shipped} bytes gzipped"

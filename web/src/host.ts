@@ -361,7 +361,13 @@ export function hostPanel(
     const access = h(
       "select",
       {},
-      ...(["public", "trusted", "restricted"] as const).map((level) => h("option", { value: level, selected: room.access_level === level }, level)),
+      ...(
+        [
+          ["public", "Public: anyone with the link"],
+          ["trusted", "Trusted: logged-in people; others wait"],
+          ["restricted", "Restricted: invited people; others wait"],
+        ] as const
+      ).map(([level, label]) => h("option", { value: level, selected: room.access_level === level }, label)),
     );
     const sourceBoxes = SOURCES.map((source) => {
       const box = h("input", { type: "checkbox", checked: room.configuration.can_publish_sources.includes(source) });
