@@ -87,8 +87,17 @@ class Site:
 
 
 @pytest.fixture(scope="module")
+def site_overrides() -> dict[str, Any]:
+    """Override in a test module to change the settings of its site."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def site(
-    tmp_path_factory: pytest.TempPathFactory, postgres_backend: Backend, web_dist: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_backend: Backend,
+    web_dist: Path,
+    site_overrides: dict[str, Any],
 ) -> Iterator[Site]:
     """LiveKit and Antechamber (PostgreSQL, Redis) serving the built client, per module."""
     if not CHROMIUM.is_file():
@@ -106,6 +115,7 @@ def site(
             frontend_dir=web_dist,
             # Polling fallback every second (the default is 5 s), to keep the tests short.
             lobby=LobbySettings(poll_interval_s=1),
+            **site_overrides,
             livekit=LiveKitSettings(
                 url=livekit.url, api_key=LIVEKIT_KEY, api_secret=LIVEKIT_SECRET, timeout_s=5
             ),

@@ -8,7 +8,7 @@ from livekit.protocol.models import TrackSource
 from playwright.async_api import expect
 
 from tests.browser.conftest import PersonFactory, Site
-from tests.browser.test_meeting_story import join_from_prejoin, named, on_server
+from tests.browser.test_meeting_story import join_from_prejoin, named, on_server, playing
 
 
 async def test_roles_sources_settings_and_keyboard(site: Site, people: PersonFactory) -> None:
@@ -42,6 +42,24 @@ async def test_roles_sources_settings_and_keyboard(site: Site, people: PersonFac
     await join_from_prejoin(member, "Mia Member")
     await expect(m.get_by_role("button", name="Leave")).to_be_visible()
     await on_server(site, room_id, lambda ps: named(ps, "Mia Member") is not None, "Mia joined")
+    # The host joined straight after a keyboard login: her camera came along all the same.
+    await playing(m, "dev|tess@example.com")
+
+    # The host shares a screen (Chromium's fake capture): the server lists the track.
+    await h.get_by_role("button", name="Share screen").click()
+    await expect(h.get_by_role("button", name="Stop sharing")).to_be_visible()
+    await on_server(
+        site,
+        room_id,
+        lambda ps: any(
+            t.source == TrackSource.SCREEN_SHARE for t in (named(ps, "Tess Host") or ps[0]).tracks
+        ),
+        "the host's screen share is published",
+    )
+    await expect(m.locator('.tile[data-source="screen"]')).to_be_visible()
+    await member.shot("00-screen-share")
+    await h.get_by_role("button", name="Stop sharing").click()
+    await expect(h.get_by_role("button", name="Share screen")).to_be_visible()
 
     # Made administrator: the server's attribute changes, the host's panel offers the reverse.
     await h.get_by_role("button", name="Host panel").click()

@@ -73,7 +73,7 @@ function home(current: Session): void {
         "section",
         { class: "card", "aria-labelledby": "account-title" },
         h("h2", { id: "account-title" }, "Your account"),
-        h("p", {}, `Signed in as ${user.full_name || user.email}.`),
+        h("p", {}, `Signed in as ${user.full_name || user.email || "your account"}.`),
         h("a", { class: "button secondary", href: "/api/v1.0/logout/" }, "Log out"),
       ),
       createForm(config),

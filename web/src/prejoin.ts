@@ -56,6 +56,11 @@ export function prejoin(
   const join = h("button", { type: "submit", class: "primary" }, "Join meeting");
   let camOn = true;
   let micOn = true;
+  // Devices being opened: Join waits for them, so a quick click still brings them along.
+  let pending: Promise<unknown> = Promise.resolve();
+  const track = (work: Promise<void>) => {
+    pending = Promise.all([pending, work]);
+  };
 
   async function startVideo(deviceId?: string): Promise<void> {
     preview.video?.stop();
@@ -109,14 +114,14 @@ export function prejoin(
 
   camToggle.addEventListener("click", () => {
     camOn = !camOn;
-    void startVideo(cameras.value || undefined);
+    track(startVideo(cameras.value || undefined));
   });
   micToggle.addEventListener("click", () => {
     micOn = !micOn;
-    void startAudio(microphones.value || undefined);
+    track(startAudio(microphones.value || undefined));
   });
-  cameras.addEventListener("change", () => void startVideo(cameras.value));
-  microphones.addEventListener("change", () => void startAudio(microphones.value));
+  cameras.addEventListener("change", () => track(startVideo(cameras.value)));
+  microphones.addEventListener("change", () => track(startAudio(microphones.value)));
 
   const form = h(
     "form",
@@ -133,6 +138,7 @@ export function prejoin(
         localStorage.setItem(NAME_KEY, chosen);
         join.disabled = true;
         error.textContent = "";
+        await pending;
         const handed = { name: chosen, video: preview.video, audio: preview.audio };
         try {
           preview = { video: null, audio: null }; // handed over to the meeting
@@ -152,8 +158,11 @@ export function prejoin(
     error,
   );
 
+  render();
+  const opening = Promise.all([startVideo(), startAudio()]);
+  track(opening.then(() => undefined));
   void (async () => {
-    await Promise.all([startVideo(), startAudio()]);
+    await opening;
     try {
       await listDevices();
     } catch {
