@@ -61,7 +61,8 @@ export function waitInLobby(config: Config, room: Room, name: string, outcome: O
         try {
           await stream(`${roomPath(room)}/lobby-events/`, controller.signal, (message) => {
             failures = 0;
-            finish(JSON.parse(message.data) as Entry);
+            // `event: reconnect` (a server stopping) just ends the stream: opened again below.
+            if (message.event === "message") finish(JSON.parse(message.data) as Entry);
           });
           if (done || controller.signal.aborted) return;
           await sleep(0.5);

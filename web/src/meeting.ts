@@ -265,6 +265,7 @@ class Meeting {
       let first: Entry | null = null;
       try {
         await stream(`${roomPath(this.options.room)}/lobby-events/`, controller.signal, (message) => {
+          if (message.event !== "message") return;
           first = JSON.parse(message.data) as Entry;
           controller.abort();
         });
