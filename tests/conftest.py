@@ -51,34 +51,26 @@ def missing_service(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[servers.PostgresServer]:
-    """A PostgreSQL cluster of this test session's own."""
+def _started(start: Callable[[], servers.Owned]) -> servers.Owned:
     try:
-        server = servers.start_postgres()
+        return start()
     except servers.MissingBinary as exc:
         missing_service(str(exc))
         raise
-    try:
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[servers.PostgresServer]:
+    """A PostgreSQL cluster of this test session's own."""
+    with servers.owned(_started(servers.start_postgres)) as server:
         yield server
-    finally:
-        server.stop("immediate")
-        servers.remove(server.folder)
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[servers.RedisServer]:
     """A Redis of this test session's own (persistence off: nothing here needs it)."""
-    try:
-        server = servers.start_redis(persist=False)
-    except servers.MissingBinary as exc:
-        missing_service(str(exc))
-        raise
-    try:
+    with servers.owned(_started(lambda: servers.start_redis(persist=False))) as server:
         yield server
-    finally:
-        server.stop()
-        servers.remove(server.folder)
 
 
 @dataclass(frozen=True)
@@ -249,6 +241,14 @@ async def bob(stack: Stack) -> AsyncIterator[Browser]:
 async def anonymous(stack: Stack) -> AsyncIterator[Browser]:
     async with stack.browser() as browser:
         yield browser
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A client for served processes over real HTTP (cookies: see tests/visitors.py)."""
+    limits = httpx.Limits(max_connections=200)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        yield client
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REQUIRE_SERVICES
-from tests.servers import free_port
+from tests.servers import PROBE_TIMEOUT_S, free_port, stop_process
 
 # Generous: a loaded 2-core machine (CI running beside other jobs) starts it slowly.
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 180.0
 # Free ports are found by binding and releasing them, so another process can take one
 # before the server binds it: then the start is tried again on new ports.
 START_TRIES = 3
@@ -64,13 +64,7 @@ class LiveKitServer:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_S)
+        stop_process(self.process)
 
 
 class PortTaken(RuntimeError):
@@ -135,7 +129,7 @@ def _wait_until_up(server: LiveKitServer) -> None:
                 raise PortTaken(output)
             raise RuntimeError(f"livekit-server exited: {output}")
         try:
-            with urllib.request.urlopen(server.http_url, timeout=1) as answer:  # noqa: S310
+            with urllib.request.urlopen(server.http_url, timeout=PROBE_TIMEOUT_S) as answer:  # noqa: S310
                 if answer.status == 200:
                     return
         except OSError:

@@ -17,12 +17,17 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-# Generous: a loaded 2-core machine starts servers slowly, and a slow start is not a bug.
-START_TIMEOUT_S = 60.0
+# Generous: a loaded 2-core machine (load average 15 was seen with two CI runs beside
+# other jobs) starts servers slowly, and a slow start is not a bug.
+START_TIMEOUT_S = 180.0
+# One readiness probe may itself be slow there; a short time-out would never see "ready".
+PROBE_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 20.0
 PG_USER = "antechamber"
 PG_DB = "antechamber_test"
@@ -41,6 +46,18 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, how: int = signal.SIGTERM) -> None:
+    """Asks a child we started to stop, by its PID; kills it if it doesn't in time."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(how)
+    try:
+        process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_TIMEOUT_S)
 
 
 def wait_until(check: Callable[[], bool], what: str, log: Path | None) -> None:
@@ -156,6 +173,10 @@ class PostgresServer:
     def stop(self, mode: str = "fast") -> None:
         self._run(str(_pg_bin("pg_ctl")), "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def discard(self) -> None:
+        self.stop("immediate")
+        remove(self.folder)
+
     def create_database(self, name: str) -> None:
         result = self._run(
             str(_pg_bin("createdb")), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, name
@@ -217,13 +238,11 @@ class RedisServer:
 
     def stop(self) -> None:
         """SIGTERM: Redis writes what it persists, then exits."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_S)
+        stop_process(self.process)
+
+    def discard(self) -> None:
+        self.stop()
+        remove(self.folder)
 
 
 def _owned_folder(prefix: str, user: str | None) -> Path:
@@ -270,6 +289,18 @@ def remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+Owned = TypeVar("Owned", PostgresServer, RedisServer)
+
+
+@contextmanager
+def owned(server: Owned) -> Iterator[Owned]:
+    """The server for the block's length; then stopped and its folder removed."""
+    try:
+        yield server
+    finally:
+        server.discard()
+
+
 @dataclass
 class ServeProcess:
     """`antechamber serve` in a child process, its output kept in a file for failures."""
@@ -304,7 +335,7 @@ class ServeProcess:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"antechamber serve exited{_tail(self.log)}")
         try:
-            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+            return httpx.get(f"{self.url}/readyz", timeout=PROBE_TIMEOUT_S).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -315,13 +346,24 @@ class ServeProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_S)
+        stop_process(self.process)
+
+
+@contextmanager
+def serving(
+    env: dict[str, str], folder: Path, count: int = 1, workers: int = 1
+) -> Iterator[list[ServeProcess]]:
+    """`count` served processes, ready; stopped at the end whatever happened."""
+    processes = [ServeProcess(free_port(), env, folder, workers) for _ in range(count)]
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.wait_ready()
+        yield processes
+    finally:
+        for process in processes:
+            process.stop()
 
 
 def serve_env(database_url: str, redis_url: str | None, **extra: str) -> dict[str, str]:

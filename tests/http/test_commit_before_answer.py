@@ -7,7 +7,7 @@ the whole app, so they could never show a client reading its 201 before the comm
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,7 +18,7 @@ from antechamber.db.session import create_engine
 from antechamber.settings import DatabaseSettings
 from tests.conftest import Backend, Browser, Stack, clean_backend
 from tests.helpers import ACCESSES, API, ROOMS
-from tests.servers import ServeProcess, free_port, serve_env
+from tests.servers import ServeProcess, serve_env, serving
 from tests.visitors import Visitor
 
 CYCLES = 1000
@@ -30,19 +30,8 @@ def served(
 ) -> Iterator[ServeProcess]:
     clean_backend(postgres_backend)
     env = serve_env(postgres_backend.database_url, postgres_backend.redis_url)
-    server = ServeProcess(free_port(), env, tmp_path_factory.mktemp("served"), workers=2)
-    server.start()
-    try:
-        server.wait_ready()
+    with serving(env, tmp_path_factory.mktemp("served"), workers=2) as (server,):
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
-        yield client
 
 
 async def test_every_write_is_readable_as_soon_as_it_is_acknowledged(

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, clean_backend
 from tests.livekit_helpers import verify
-from tests.servers import ServeProcess, free_port, serve_env
+from tests.servers import free_port, serve_env, serving
 from tests.visitors import Visitor
 
 WAITING_TIMEOUT_S = 6
@@ -45,23 +45,8 @@ def cluster(
         LIVEKIT_API_SECRET=LIVEKIT_SECRET,
         LIVEKIT_TIMEOUT_S="0.5",
     )
-    folder = tmp_path_factory.mktemp("cluster")
-    processes = [ServeProcess(free_port(), env, folder) for _ in range(3)]
-    try:
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.wait_ready()
+    with serving(env, tmp_path_factory.mktemp("cluster"), count=3) as processes:
         yield Cluster([process.port for process in processes])
-    finally:
-        for process in processes:
-            process.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
 
 
 async def _restricted_room(admin: Visitor, base: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         max_overflow=settings.pool_size,
         # A connection broken by a server restart is found at checkout and replaced, so
         # the first requests after a restart don't fail on it (a round trip per checkout;
-        # requests that need no database, like lobby polls, never check one out).
+        # requests that don't touch the database never check one out).
         pool_pre_ping=True,
         pool_recycle=1800,
         # Waiting for a pooled connection is bounded: past it, 503 (not a hung request).
