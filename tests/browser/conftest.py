@@ -218,12 +218,3 @@ async def people(chromium: Browser, site: Site, shots: Path) -> AsyncIterator[Pe
     for log in logs:
         log.close()
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last: they are the slowest, and a module-scoped server stopped
-    before tests/http/test_graceful_stop.py makes that test fail (see the report)."""
-    here = Path(__file__).parent
-    browser = [item for item in items if item.path.is_relative_to(here)]
-    if browser:
-        others = [item for item in items if not item.path.is_relative_to(here)]
-        items[:] = others + browser
