@@ -217,4 +217,3 @@ async def people(chromium: Browser, site: Site, shots: Path) -> AsyncIterator[Pe
         await context.close()
     for log in logs:
         log.close()
-
