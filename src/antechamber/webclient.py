@@ -8,6 +8,7 @@ build hook in `hatch_build.py`); a source checkout serves `<repo>/web/dist`, whi
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -72,9 +73,28 @@ def prepare(
         return Outcome(True, f"web client: serving the packaged build in {PACKAGED}")
     if not (source / "package.json").is_file():
         return Outcome(False, f"web client: not found; serving the API only ({HOW_TO_BUILD})")
-    built = (source / "dist" / "index.html").is_file()
     if not is_stale(source):
         return Outcome(True, f"web client: {source / 'dist'} is up to date")
+    # Several `serve` processes starting at once (tests, a supervisor) build once: the
+    # others wait on the lock and find the build fresh.
+    try:
+        lock = (source / ".build.lock").open("a")
+    except OSError as exc:
+        return Outcome((source / "dist" / "index.html").is_file(), f"web client: {exc}")
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_stale(source):
+            return Outcome(True, f"web client: {source / 'dist'} is up to date")
+        return _build(source, npm, run, which)
+
+
+def _build(
+    source: Path,
+    npm: str | None,
+    run: Callable[..., subprocess.CompletedProcess[bytes]],
+    which: Callable[[str], str | None],
+) -> Outcome:
+    built = (source / "dist" / "index.html").is_file()
     npm = npm or which("npm")
     if npm is None:
         if built:
