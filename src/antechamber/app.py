@@ -90,6 +90,8 @@ def _serve_frontend(app: FastAPI, folder: Path) -> None:
     """A built single-page front end: its files, and index.html for every other path."""
     root = folder.resolve()
     index = root / "index.html"
+    if not index.is_file():
+        logger.warning("ANTECHAMBER_FRONTEND_DIR %s has no index.html: pages answer 404", root)
 
     @app.get("/{path:path}", include_in_schema=False)
     async def frontend(path: str) -> FileResponse:
@@ -98,6 +100,9 @@ def _serve_frontend(app: FastAPI, folder: Path) -> None:
         candidate = (root / path).resolve()
         if path and candidate.is_file() and candidate.is_relative_to(root):
             return FileResponse(candidate)
+        # Checked on every call: the folder may be (re)deployed while the service runs.
+        if not index.is_file():
+            raise NotFound("No such page: the front end folder has no index.html.")
         return FileResponse(index)
 
 

@@ -109,6 +109,39 @@ class LobbySettings(BaseSettings):
     rate_limit_per_minute: int = Field(default=120, ge=0, le=100_000)
 
 
+class FrontendSettings(BaseSettings):
+    """What `config/` tells La Suite Meet's front end; defaults are its own backend's."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_FRONTEND_", extra="ignore")
+
+    # Past this many participants, join and leave sounds stop.
+    max_participants_for_sound: int = Field(default=5, ge=0, le=100_000)
+    # Past this many participants, a joiner's microphone starts muted.
+    auto_mute_on_join_threshold: int = Field(default=50, ge=0, le=100_000)
+    # Silent login (prompt=none) is only offered when an OpenID provider is configured.
+    is_silent_login_enabled: bool = True
+    silence_livekit_debug_logs: bool = False
+    custom_css_url: str | None = None
+    external_home_url: str | None = None
+    manifest_link: str | None = None
+    idle_disconnect_warning_delay: int | None = Field(default=None, ge=1)
+    use_french_gov_footer: bool = False
+    use_proconnect_button: bool = False
+    language_code: str = "en-us"
+
+
+class ConnectionTestSettings(BaseSettings):
+    """The front end's connection test (`POST diagnostics/connection/`)."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_CONNECTION_TEST_", extra="ignore")
+
+    enabled: bool = False
+    # Lifetime of the test token and of its room (deleted from LiveKit after it).
+    ttl_s: int = Field(default=300, ge=30, le=3600)
+    # Tests started per client address per minute (0: no limit).
+    rate_limit_per_minute: int = Field(default=10, ge=0, le=10_000)
+
+
 class OIDCSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_OIDC_", extra="ignore")
 
@@ -151,6 +184,8 @@ class Settings(BaseSettings):
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
     lobby: LobbySettings = Field(default_factory=LobbySettings)
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
+    frontend: FrontendSettings = Field(default_factory=FrontendSettings)
+    connection_test: ConnectionTestSettings = Field(default_factory=ConnectionTestSettings)
 
     _split = field_validator("allowed_origins", mode="before")(_split_commas)
 

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from antechamber.settings import RedisSettings
+from antechamber.settings import FrontendSettings, RedisSettings
 from tests.conftest import Browser
 from tests.helpers import API, ROOMS, create_room
 
@@ -58,14 +58,20 @@ async def test_it_reports_every_front_end_setting(anonymous: Browser) -> None:
     assert config["livekit"]["url"] == "ws://127.0.0.1:7880"
     assert config["subtitle"] == {"enabled": False}
     assert config["telephony"] == {"enabled": False}
-    assert config["recording"] == {"is_enabled": False, "available_modes": []}
-    assert config["background_image"] == {"upload_is_enabled": False}
+    assert config["recording"]["is_enabled"] is False
+    assert config["recording"]["available_modes"] == []
+    assert config["background_image"]["upload_is_enabled"] is False
+    assert config["background_image"]["max_size"] == 2 * 1024 * 1024
     assert config["diagnostics"] == {"connection_test_enabled": False}
     assert config["resource"] == {"default_access_level": "public"}
     assert config["authenticated_users_can_edit_display_name"] is True
     assert config["is_silent_login_enabled"] is False  # no OpenID provider configured here
-    assert isinstance(config["max_participants_for_sound"], int)
-    assert isinstance(config["auto_mute_on_join_threshold"], int)
+    # La Suite Meet's backend defaults: the front end mutes joiners past the threshold.
+    assert config["max_participants_for_sound"] == 5
+    assert config["auto_mute_on_join_threshold"] == 50
+    assert config["feedback"] == {}
+    assert config["use_french_gov_footer"] is False
+    assert config["custom_css_url"] is None
     assert config["lobby"] == {"waiting_timeout_s": 90, "poll_interval_s": 5, "events": True}
     assert config["login_methods"] == ["dev"]
 
@@ -120,3 +126,14 @@ async def test_it_never_shows_a_stack_trace(anonymous: Browser) -> None:
 
     assert response.status_code in (400, 401)
     assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"frontend": FrontendSettings(max_participants_for_sound=12, auto_mute_on_join_threshold=0)}],
+)
+async def test_it_reports_the_configured_front_end_thresholds(anonymous: Browser) -> None:
+    config = (await anonymous.get(API + "config/")).json()
+
+    assert config["max_participants_for_sound"] == 12
+    assert config["auto_mute_on_join_threshold"] == 0

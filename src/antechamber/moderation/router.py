@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from antechamber.container import Services
 from antechamber.errors import InvalidInput, NotAuthenticated, PermissionDenied
@@ -17,7 +17,7 @@ from antechamber.http.pagination import Page, PageParams, make_page, page_params
 from antechamber.moderation import audit
 from antechamber.moderation.audit import Act, Actor, AuditOut
 from antechamber.moderation.bans import MAX_BAN_SECONDS
-from antechamber.moderation.service import PermissionChange
+from antechamber.moderation.service import FORBIDDEN_PERMISSIONS, PermissionChange
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import Role, Room
 from antechamber.tokens.service import MAX_DISPLAY_NAME, clean_display_name
@@ -29,10 +29,6 @@ Identity = Annotated[str, Field(min_length=1, max_length=255)]
 Pagination = Annotated[PageParams, Depends(page_params)]
 SUCCESS = {"status": "success"}
 
-# Never granted from this API (see the token rules); can_update_metadata would let a
-# participant rewrite its own name and attributes, room_role and is_authenticated included.
-FORBIDDEN_PERMISSIONS = ("hidden", "recorder", "agent", "can_update_metadata")
-RESERVED_ATTRIBUTES = ("color", "room_role", "is_authenticated")
 AttributeKey = Annotated[str, Field(min_length=1, max_length=64)]
 AttributeValue = Annotated[str, Field(max_length=1000)]
 Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
@@ -53,15 +49,16 @@ class Permission(Body):
     can_publish_data: bool | None = None
     can_publish_sources: list[Source] | None = Field(default=None, max_length=4)
     can_subscribe_metrics: bool | None = None
+    # Never granted here: accepted only as false, null or the participant's current value.
+    hidden: bool | None = None
+    recorder: bool | None = None
+    agent: bool | None = None
+    can_update_metadata: bool | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_forbidden(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in FORBIDDEN_PERMISSIONS:
-                if name in data:
-                    raise ValueError(f"`{name}` can't be granted or changed through this API.")
-        return data
+    def change(self) -> PermissionChange:
+        values = self.model_dump()
+        forbidden = {name: values.pop(name) for name in FORBIDDEN_PERMISSIONS}
+        return PermissionChange(**values, forbidden=forbidden)
 
 
 class Update(Body):
@@ -141,17 +138,10 @@ async def update_participant(
         await rooms.require_admin(db, room, caller)
         if body.permission is None and body.name is None and body.attributes is None:
             raise InvalidInput("non_field_errors", "Give a permission, a name or attributes.")
-        if body.attributes is not None:
-            reserved = sorted(set(RESERVED_ATTRIBUTES) & body.attributes.keys())
-            if reserved:
-                raise InvalidInput("attributes", f"Reserved attributes: {', '.join(reserved)}.")
-        permission = None
-        if body.permission is not None:
-            permission = PermissionChange(**body.permission.model_dump())
         await services.moderation.update(
             room,
             body.participant_identity,
-            permission,
+            body.permission.change() if body.permission is not None else None,
             clean_display_name(body.name, "name"),
             body.attributes,
         )
