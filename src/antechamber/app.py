@@ -15,7 +15,7 @@ from starlette.responses import FileResponse
 from antechamber.auth.router import router as auth_router
 from antechamber.container import build_services
 from antechamber.errors import NotFound
-from antechamber.http import errors
+from antechamber.http import errors, openapi
 from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
 from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
 from antechamber.http.service_router import api as service_api
@@ -55,13 +55,14 @@ def create_app(settings: Settings) -> FastAPI:
         title="Antechamber",
         version="1.0",
         summary="Rooms, least-privilege LiveKit tokens, a secure lobby and moderation.",
-        openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
         redirect_slashes=False,
     )
     errors.install(app)
+    openapi.install(app, API)
     app.include_router(health)
     app.include_router(service_api, prefix=API)
     app.include_router(auth_router, prefix=API)

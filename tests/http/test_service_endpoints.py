@@ -3,6 +3,7 @@ their trailing slash."""
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
@@ -137,3 +138,58 @@ async def test_it_reports_the_configured_front_end_thresholds(anonymous: Browser
 
     assert config["max_participants_for_sound"] == 12
     assert config["auto_mute_on_join_threshold"] == 0
+
+
+async def test_it_documents_400_not_a_422_that_never_happens(anonymous: Browser) -> None:
+    schema = (await anonymous.get(API + "openapi.json")).json()
+
+    operations = [op for item in schema["paths"].values() for op in item.values()]
+    assert all("422" not in op["responses"] for op in operations)
+    entry = schema["paths"]["/api/v1.0/rooms/{room_key}/request-entry/"]["post"]
+    assert {"400", "403", "404", "409", "413", "429", "503"} <= set(entry["responses"])
+    assert "Retry-After" in entry["responses"]["429"]["headers"]
+    bad = entry["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][bad.rsplit("/", 1)[1]]
+    assert body["type"] == "object"
+    assert {"type": "array", "items": {"type": "string"}} in body["additionalProperties"]["anyOf"]
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    me = schema["paths"]["/api/v1.0/users/me/"]["get"]["responses"]
+    assert set(me) == {"200", "401", "503"}
+
+
+async def test_it_takes_a_missing_body_as_empty_where_every_field_is_optional(
+    alice: Browser, anonymous: Browser
+) -> None:
+    room = await create_room(alice, "No body")
+    schema = (await anonymous.get(API + "openapi.json")).json()
+    entry = schema["paths"]["/api/v1.0/rooms/{room_key}/request-entry/"]["post"]
+
+    assert entry["requestBody"].get("required", False) is False
+    answer = await anonymous.post(f"{ROOMS}{room['id']}/request-entry/")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "accepted"
+    patched = await alice.patch(f"{ROOMS}{room['id']}/")
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["name"] == "No body"
+
+
+@pytest.mark.parametrize("page", ["docs", "redoc"])
+async def test_it_serves_its_docs_from_its_own_files(anonymous: Browser, page: str) -> None:
+    html = (await anonymous.get(API + page)).text
+
+    assert "cdn" not in html.lower()
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    styles = re.findall(r'<link[^>]+href="([^"]+\.css)"', html)
+    assert scripts
+    for url in scripts + styles:
+        assert url.startswith(API + "docs/static/"), url
+        asset = await anonymous.get(url)
+        assert asset.status_code == 200, url
+        assert len(asset.content) > 10_000
+
+
+async def test_it_lists_every_method_of_a_path_in_a_405(anonymous: Browser) -> None:
+    response = await anonymous.request("OPTIONS", ROOMS)
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"

@@ -40,7 +40,10 @@ async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-Db = Annotated[AsyncSession, Depends(get_db)]
+# scope="function": the transaction commits when the handler returns, before the answer
+# is sent (FastAPI's default, "request", ends yield dependencies after the response,
+# so a client could read its own write before it was committed).
+Db = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
 async def user_from_request(request: Request, services: Services, db: AsyncSession) -> User | None:

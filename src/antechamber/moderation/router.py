@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
+from fastapi import Body as BodyParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from antechamber.container import Services
 from antechamber.errors import InvalidInput, NotAuthenticated, PermissionDenied
 from antechamber.http.deps import Db, OptionalUser, ServicesDep, UserCaller
+from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
 from antechamber.moderation import audit
 from antechamber.moderation.audit import Act, Actor, AuditOut
@@ -104,7 +106,7 @@ async def _act(
         yield act
 
 
-@router.post("/rooms/{room_key}/mute-participant/")
+@router.post("/rooms/{room_key}/mute-participant/", responses=errors(401, 403, 404, 502))
 async def mute_participant(
     room_key: str,
     body: Mute,
@@ -128,7 +130,7 @@ async def mute_participant(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/update-participant/")
+@router.post("/rooms/{room_key}/update-participant/", responses=errors(401, 403, 404, 502))
 async def update_participant(
     room_key: str, body: Update, db: Db, services: ServicesDep, caller: UserCaller
 ) -> dict[str, str]:
@@ -148,7 +150,7 @@ async def update_participant(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/remove-participant/")
+@router.post("/rooms/{room_key}/remove-participant/", responses=errors(401, 403, 404, 502))
 async def remove_participant(
     room_key: str, body: Remove, db: Db, services: ServicesDep, caller: UserCaller
 ) -> dict[str, str]:
@@ -160,7 +162,7 @@ async def remove_participant(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/update-participant-role/")
+@router.post("/rooms/{room_key}/update-participant-role/", responses=errors(401, 403, 404))
 async def update_participant_role(
     room_key: str, body: RoleChange, db: Db, services: ServicesDep, caller: UserCaller
 ) -> dict[str, str]:
@@ -173,7 +175,7 @@ async def update_participant_role(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/toggle-hand/")
+@router.post("/rooms/{room_key}/toggle-hand/", responses=errors(401, 403, 404, 502))
 async def toggle_hand(
     room_key: str, body: Hand, db: Db, services: ServicesDep, authorization: Authorization = None
 ) -> dict[str, str]:
@@ -185,7 +187,7 @@ async def toggle_hand(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/rename/")
+@router.post("/rooms/{room_key}/rename/", responses=errors(401, 403, 404, 502))
 async def rename(
     room_key: str, body: Rename, db: Db, services: ServicesDep, authorization: Authorization = None
 ) -> dict[str, str]:
@@ -199,13 +201,13 @@ async def rename(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/end-meeting/")
+@router.post("/rooms/{room_key}/end-meeting/", responses=errors(401, 403, 404, 502))
 async def end_meeting(
     room_key: str,
     db: Db,
     services: ServicesDep,
     caller: UserCaller,
-    body: EndMeeting | None = None,
+    body: Annotated[EndMeeting, BodyParam(default_factory=EndMeeting)],
 ) -> dict[str, str]:
     room = await rooms.get_or_404(db, room_key)
     async with _act(services, room, caller.user, "end_meeting"):
@@ -214,7 +216,7 @@ async def end_meeting(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/send-to-lobby/")
+@router.post("/rooms/{room_key}/send-to-lobby/", responses=errors(400, 401, 403, 404, 502))
 async def send_to_lobby(
     room_key: str, body: SendToLobby, db: Db, services: ServicesDep, caller: UserCaller
 ) -> dict[str, str]:
@@ -225,7 +227,9 @@ async def send_to_lobby(
     return {**SUCCESS, "participant_id": place}
 
 
-@router.get("/rooms/{room_key}/audit/", response_model=Page[AuditOut])
+@router.get(
+    "/rooms/{room_key}/audit/", responses=errors(401, 403, 404), response_model=Page[AuditOut]
+)
 async def audit_trail(
     room_key: str, request: Request, db: Db, caller: UserCaller, pagination: Pagination
 ) -> Page[AuditOut]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request, Response
 
 from antechamber.auth.caller import Caller
 from antechamber.errors import NotFound, PermissionDenied
 from antechamber.http.deps import CallerDep, Db, OptionalUser, ServicesDep, UserCaller
+from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
 from antechamber.rooms import accesses, live, slugs
 from antechamber.rooms import service as rooms
@@ -63,7 +64,7 @@ async def list_rooms(
     return make_page(request, pagination, count, results)
 
 
-@router.post("/rooms/", status_code=201, response_model=RoomOut)
+@router.post("/rooms/", status_code=201, response_model=RoomOut, responses=errors(401, 403))
 async def create_room(
     body: RoomCreate, db: Db, services: ServicesDep, caller: UserCaller, username: Username = None
 ) -> RoomOut:
@@ -75,7 +76,12 @@ async def create_room(
     return await rooms.room_out(db, room, Role.OWNER, livekit)
 
 
-@router.get("/rooms/{room_key}/", response_model=RoomOut, response_model_exclude_none=False)
+@router.get(
+    "/rooms/{room_key}/",
+    response_model=RoomOut,
+    response_model_exclude_none=False,
+    responses=errors(403, 404),
+)
 async def get_room(
     room_key: str, db: Db, services: ServicesDep, caller: CallerDep, username: Username = None
 ) -> RoomOut:
@@ -143,10 +149,10 @@ async def _update(
     return out
 
 
-@router.put("/rooms/{room_key}/", response_model=RoomOut)
+@router.put("/rooms/{room_key}/", response_model=RoomOut, responses=errors(401, 403, 404))
 async def replace_room(
     room_key: str,
-    body: RoomUpdate,
+    body: Annotated[RoomUpdate, Body(default_factory=RoomUpdate)],
     db: Db,
     services: ServicesDep,
     caller: UserCaller,
@@ -155,10 +161,10 @@ async def replace_room(
     return await _update(room_key, body, db, services, caller, tasks, partial=False)
 
 
-@router.patch("/rooms/{room_key}/", response_model=RoomOut)
+@router.patch("/rooms/{room_key}/", response_model=RoomOut, responses=errors(401, 403, 404))
 async def patch_room(
     room_key: str,
-    body: RoomUpdate,
+    body: Annotated[RoomUpdate, Body(default_factory=RoomUpdate)],
     db: Db,
     services: ServicesDep,
     caller: UserCaller,
@@ -167,7 +173,7 @@ async def patch_room(
     return await _update(room_key, body, db, services, caller, tasks, partial=True)
 
 
-@router.delete("/rooms/{room_key}/", status_code=204)
+@router.delete("/rooms/{room_key}/", status_code=204, responses=errors(401, 403, 404))
 async def delete_room(room_key: str, db: Db, services: ServicesDep, caller: UserCaller) -> Response:
     room, role = await _admin_room(db, room_key, caller)
     if role is not Role.OWNER:
@@ -178,7 +184,7 @@ async def delete_room(room_key: str, db: Db, services: ServicesDep, caller: User
     return Response(status_code=204)
 
 
-@router.get("/resource-accesses/", response_model=Page[AccessOut])
+@router.get("/resource-accesses/", response_model=Page[AccessOut], responses=errors(401))
 async def list_accesses(
     request: Request,
     db: Db,
@@ -192,25 +198,40 @@ async def list_accesses(
     return make_page(request, pagination, count, [rooms.access_out(a) for a in rows])
 
 
-@router.post("/resource-accesses/", status_code=201, response_model=AccessOut)
+@router.post(
+    "/resource-accesses/",
+    status_code=201,
+    response_model=AccessOut,
+    responses=errors(401, 403, 409),
+)
 async def create_access(body: AccessCreate, db: Db, caller: UserCaller) -> AccessOut:
     access = await accesses.create(db, caller, body.resource, body.user, body.role)
     return rooms.access_out(access)
 
 
-@router.get("/resource-accesses/{access_id}/", response_model=AccessOut)
+@router.get(
+    "/resource-accesses/{access_id:uuid}/",
+    response_model=AccessOut,
+    responses=errors(401, 403, 404),
+)
 async def get_access(access_id: uuid.UUID, db: Db, caller: UserCaller) -> AccessOut:
     return rooms.access_out(await accesses.get(db, caller, access_id))
 
 
-@router.patch("/resource-accesses/{access_id}/", response_model=AccessOut)
+@router.patch(
+    "/resource-accesses/{access_id:uuid}/",
+    response_model=AccessOut,
+    responses=errors(401, 403, 404, 409),
+)
 async def update_access(
     access_id: uuid.UUID, body: AccessUpdate, db: Db, caller: UserCaller
 ) -> AccessOut:
     return rooms.access_out(await accesses.change_role(db, caller, access_id, body.role))
 
 
-@router.delete("/resource-accesses/{access_id}/", status_code=204)
+@router.delete(
+    "/resource-accesses/{access_id:uuid}/", status_code=204, responses=errors(401, 403, 404, 409)
+)
 async def delete_access(access_id: uuid.UUID, db: Db, caller: UserCaller) -> Response:
     await accesses.remove(db, caller, access_id)
     return Response(status_code=204)
