@@ -14,12 +14,15 @@ from starlette.responses import FileResponse
 
 from antechamber.auth.router import router as auth_router
 from antechamber.container import build_services
+from antechamber.diagnostics.router import router as diagnostics_router
 from antechamber.errors import NotFound
 from antechamber.http import errors, openapi
 from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
 from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
 from antechamber.http.service_router import api as service_api
 from antechamber.http.service_router import health
+from antechamber.http.unsupported import router as unsupported_router
+from antechamber.invitations.router import router as invitations_router
 from antechamber.lobby.router import router as lobby_router
 from antechamber.moderation.router import router as moderation_router
 from antechamber.rooms.cache import ROOMS_CHANNEL
@@ -66,11 +69,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health)
     app.include_router(service_api, prefix=API)
     app.include_router(auth_router, prefix=API)
+    app.include_router(diagnostics_router, prefix=API)
+    app.include_router(invitations_router, prefix=API)
     # Before the rooms router: its `/rooms/{room_key}/` must not shadow the webhook.
     app.include_router(webhooks_router, prefix=API)
     app.include_router(lobby_router, prefix=API)
     app.include_router(moderation_router, prefix=API)
     app.include_router(rooms_router, prefix=API)
+    app.include_router(unsupported_router, prefix=API)
     if settings.frontend_dir is not None:
         _serve_frontend(app, settings.frontend_dir)
 

@@ -137,9 +137,33 @@ class ConnectionTestSettings(BaseSettings):
 
     enabled: bool = False
     # Lifetime of the test token and of its room (deleted from LiveKit after it).
-    ttl_s: int = Field(default=300, ge=30, le=3600)
+    ttl_s: int = Field(default=300, ge=5, le=3600)
     # Tests started per client address per minute (0: no limit).
     rate_limit_per_minute: int = Field(default=10, ge=0, le=10_000)
+
+
+class EmailSettings(BaseSettings):
+    """SMTP, for room invitations. Without a host, invitations answer 501."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_EMAIL_", extra="ignore")
+
+    host: str | None = None
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    use_tls: bool = False  # STARTTLS
+    use_ssl: bool = False  # TLS from the first byte
+    from_address: str = "meet@localhost"
+    # Where invitation links point (the front end's address); default: this service's.
+    app_base_url: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Invitation requests per sender per hour, and recipients per request.
+    invite_rate_limit_per_hour: int = Field(default=20, ge=0, le=100_000)
+    max_recipients: int = Field(default=20, ge=1, le=500)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
 
 
 class OIDCSettings(BaseSettings):
@@ -178,6 +202,10 @@ class Settings(BaseSettings):
     # The embedded SQLite default migrates itself at start-up; PostgreSQL never does.
     migrate_on_start: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The SDK's popup flow: how long a created room waits to be fetched by its
+    # callback id, and how many fetches a client address may make per minute (it polls).
+    creation_callback_ttl_s: int = Field(default=600, ge=10, le=86400)
+    creation_callback_rate_limit_per_minute: int = Field(default=600, ge=0, le=100_000)
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
@@ -186,6 +214,7 @@ class Settings(BaseSettings):
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
     frontend: FrontendSettings = Field(default_factory=FrontendSettings)
     connection_test: ConnectionTestSettings = Field(default_factory=ConnectionTestSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
 
     _split = field_validator("allowed_origins", mode="before")(_split_commas)
 

@@ -7,12 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request, Response
 
+from antechamber import ratelimit
 from antechamber.auth.caller import Caller
 from antechamber.errors import NotFound, PermissionDenied
 from antechamber.http.deps import CallerDep, Db, OptionalUser, ServicesDep, UserCaller
 from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
-from antechamber.rooms import accesses, live, slugs
+from antechamber.rooms import accesses, callbacks, live, slugs
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.models import AccessLevel, Role, Room
@@ -20,6 +21,9 @@ from antechamber.rooms.schemas import (
     AccessCreate,
     AccessOut,
     AccessUpdate,
+    CallbackRoom,
+    CreationCallback,
+    CreationCallbackOut,
     LiveKitAccess,
     RoomConfiguration,
     RoomCreate,
@@ -70,10 +74,32 @@ async def create_room(
 ) -> RoomOut:
     assert caller.user is not None
     room = await rooms.create(db, services.settings, caller.user, body)
+    if body.callback_id is not None:
+        await db.commit()  # the page polling for it may fetch the room at once
+        await callbacks.remember(
+            services.kv, body.callback_id, room, services.settings.creation_callback_ttl_s
+        )
     livekit = _join(
         services, caller, str(room.id), Role.OWNER, rooms.configuration_of(room), username
     )
     return await rooms.room_out(db, room, Role.OWNER, livekit)
+
+
+@router.post("/rooms/creation-callback/", response_model=CreationCallbackOut, responses=errors(429))
+async def creation_callback(
+    body: CreationCallback, request: Request, services: ServicesDep
+) -> CreationCallbackOut:
+    """The room created with this `callback_id`, once; `room` is null before and after."""
+    settings = services.settings
+    await ratelimit.spend(
+        services.kv,
+        "creation-callback",
+        request.client.host if request.client else "unknown",
+        settings.creation_callback_rate_limit_per_minute,
+        60,
+    )
+    room = await callbacks.take(services.kv, body.callback_id)
+    return CreationCallbackOut(room=CallbackRoom.model_validate(room) if room else None)
 
 
 @router.get(

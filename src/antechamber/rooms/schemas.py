@@ -39,12 +39,36 @@ class RoomConfiguration(BaseModel):
         return list(dict.fromkeys(sources))
 
 
+# What the SDK generates: visible ASCII, no spaces.
+CallbackId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+
+
 class RoomCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: RoomName
     access_level: AccessLevel | None = None
     configuration: RoomConfiguration | None = None
+    # The SDK's popup flow: the room can then be fetched once by `creation-callback/`.
+    callback_id: CallbackId | None = None
+
+
+class CreationCallback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    callback_id: CallbackId
+
+
+class CallbackRoom(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+    access_level: AccessLevel
+
+
+class CreationCallbackOut(BaseModel):
+    status: Literal["success"] = "success"
+    room: CallbackRoom | None
 
 
 class RoomUpdate(BaseModel):
