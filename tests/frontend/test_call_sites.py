@@ -422,7 +422,7 @@ async def test_invite_to_room(site: Site, alice: FrontEnd) -> None:
 
 # features/recording/api/startRecording.ts, stopRecording.ts, fetchRecording.ts;
 # subtitles; features/files/api/*.ts: features this service doesn't offer
-async def test_calls_not_offered_answer_501(alice: FrontEnd) -> None:
+async def test_calls_not_offered_answer_a_clear_404(alice: FrontEnd) -> None:
     room = await _create(alice, "not-offered")
     calls = [
         ("POST", f"rooms/{room['id']}/start-recording/", {"mode": "transcript"}),
@@ -435,5 +435,5 @@ async def test_calls_not_offered_answer_501(alice: FrontEnd) -> None:
     ]
     for method, url, body in calls:
         answer = await alice.api(method, url, body)
-        assert answer.status_code == 501, (method, url, answer.text)
+        assert answer.status_code == 404, (method, url, answer.text)
         assert "not offered" in answer.json()["detail"]

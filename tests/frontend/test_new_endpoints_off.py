@@ -33,10 +33,10 @@ async def test_it_answers_503_when_the_mail_server_is_down(alice: Browser) -> No
 
 
 @pytest.mark.parametrize("settings_overrides", [{}])
-async def test_it_answers_501_when_email_is_not_configured(alice: Browser) -> None:
+async def test_it_answers_404_when_email_is_not_configured(alice: Browser) -> None:
     room = await create_room(alice, "No SMTP")
 
     answer = await alice.post(f"{ROOMS}{room['id']}/invite/", json={"emails": ["b@example.com"]})
 
-    assert answer.status_code == 501
+    assert answer.status_code == 404
     assert "not configured" in answer.json()["detail"]

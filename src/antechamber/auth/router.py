@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, EmailStr
+from pydantic import BaseModel, ConfigDict
 
 from antechamber.auth.oidc import safe_return_to
 from antechamber.errors import NotFound
@@ -15,7 +15,7 @@ from antechamber.http.csrf import request_origin
 from antechamber.http.deps import SESSION_COOKIE, CurrentUser, Db, ServicesDep
 from antechamber.http.openapi import errors
 from antechamber.users import service as users
-from antechamber.users.schemas import UserOut, UserUpdate
+from antechamber.users.schemas import EmailAddress, UserOut, UserUpdate
 
 router = APIRouter(tags=["auth"])
 
@@ -97,7 +97,7 @@ async def logout(request: Request, services: ServicesDep) -> RedirectResponse:
 class DevLogin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: EmailAddress
 
 
 @router.post("/dev-login/", response_model=UserOut, responses=errors(404))

@@ -23,7 +23,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidInput: 400,
     errors.BadRequest: 400,
     errors.RateLimited: 429,
-    errors.NotOffered: 501,
+    errors.NotOffered: 404,
     errors.UpstreamError: 502,
     errors.UpstreamUnavailable: 503,
     errors.TryAgainLater: 503,

@@ -41,7 +41,6 @@ _DESCRIPTIONS = {
     409: "conflicts with the current state",
     413: "body too large",
     429: "too many requests; retry after Retry-After seconds",
-    501: "not offered by this service (or not configured)",
     502: "LiveKit answered with an error",
     503: "a dependency (database, Redis, LiveKit) is unavailable; retry later",
 }
@@ -121,7 +120,7 @@ def _truthful(schema: dict[str, Any]) -> dict[str, Any]:
     for path, item in schema.get("paths", {}).items():
         for operation in item.values():
             responses: dict[str, Any] = operation.setdefault("responses", {})
-            if "501" in responses and len(responses) <= 2:
+            if operation.get("tags") == ["not offered"]:
                 # Not offered at all: it answers 501 and nothing else.
                 responses.pop("200", None)
                 responses.pop("422", None)

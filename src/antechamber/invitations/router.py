@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from antechamber import ratelimit
 from antechamber.errors import InvalidInput
 from antechamber.http.deps import Db, ServicesDep, UserCaller
 from antechamber.http.openapi import errors
 from antechamber.rooms import service as rooms
+from antechamber.users.schemas import EmailAddress
 
 router = APIRouter(tags=["rooms"])
 # The hard cap of the schema; the configured `max_recipients` is checked below it.
@@ -21,7 +22,7 @@ MAX_RECIPIENTS = 500
 class Invite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    emails: list[EmailStr] = Field(min_length=1, max_length=MAX_RECIPIENTS)
+    emails: list[EmailAddress] = Field(min_length=1, max_length=MAX_RECIPIENTS)
 
 
 class InviteOut(BaseModel):
@@ -32,7 +33,7 @@ class InviteOut(BaseModel):
 @router.post(
     "/rooms/{room_key}/invite/",
     response_model=InviteOut,
-    responses=errors(401, 403, 404, 429, 501),
+    responses=errors(401, 403, 404, 429),
 )
 async def invite(
     room_key: str, body: Invite, request: Request, db: Db, services: ServicesDep, caller: UserCaller

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from antechamber.auth.caller import Caller
 from antechamber.container import Services
@@ -18,6 +18,7 @@ from antechamber.lobby import events
 from antechamber.moderation.audit import Act, Actor, audited
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
+from antechamber.text import TEXT_PATTERN
 from antechamber.tokens.service import MAX_DISPLAY_NAME
 
 router = APIRouter(tags=["lobby"])
@@ -26,21 +27,24 @@ router = APIRouter(tags=["lobby"])
 class EntryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Checked (trimmed, 1-100 printable characters) by the token rules, with one reason.
-    username: str | None = Field(default=None, max_length=10 * MAX_DISPLAY_NAME)
+    # Checked (trimmed, at most 100 characters, no control character) by the token rules,
+    # with one reason; blank means "no name given".
+    username: str | None = Field(
+        default=None, max_length=MAX_DISPLAY_NAME, json_schema_extra={"pattern": TEXT_PATTERN}
+    )
 
 
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     participant_id: uuid.UUID
-    allow_entry: bool
+    allow_entry: StrictBool
 
 
 class DecisionForAll(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    allow_entry: bool
+    allow_entry: StrictBool
 
 
 async def _room(db: Db, services: Services, room_key: str) -> RoomSnapshot:

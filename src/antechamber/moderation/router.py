@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi import Body as BodyParam
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from antechamber.container import Services
 from antechamber.errors import InvalidInput, NotAuthenticated, PermissionDenied
@@ -22,6 +22,7 @@ from antechamber.moderation.bans import MAX_BAN_SECONDS
 from antechamber.moderation.service import FORBIDDEN_PERMISSIONS, PermissionChange
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import Role, Room
+from antechamber.text import NAME_PATTERN
 from antechamber.tokens.service import MAX_DISPLAY_NAME, clean_display_name
 from antechamber.users.models import User
 
@@ -46,16 +47,16 @@ class Mute(Body):
 
 
 class Permission(Body):
-    can_subscribe: bool | None = None
-    can_publish: bool | None = None
-    can_publish_data: bool | None = None
+    can_subscribe: StrictBool | None = None
+    can_publish: StrictBool | None = None
+    can_publish_data: StrictBool | None = None
     can_publish_sources: list[Source] | None = Field(default=None, max_length=4)
-    can_subscribe_metrics: bool | None = None
+    can_subscribe_metrics: StrictBool | None = None
     # Never granted here: accepted only as false, null or the participant's current value.
-    hidden: bool | None = None
-    recorder: bool | None = None
-    agent: bool | None = None
-    can_update_metadata: bool | None = None
+    hidden: StrictBool | None = None
+    recorder: StrictBool | None = None
+    agent: StrictBool | None = None
+    can_update_metadata: StrictBool | None = None
 
     def change(self) -> PermissionChange:
         values = self.model_dump()
@@ -64,15 +65,25 @@ class Permission(Body):
 
 
 class Update(Body):
+    # At least one of permission, name, attributes (null ones change nothing).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [{"required": [key]} for key in ("permission", "name", "attributes")]
+        },
+    )
+
     participant_identity: Identity
     permission: Permission | None = None
-    name: str | None = Field(default=None, max_length=10 * MAX_DISPLAY_NAME)
+    name: str | None = Field(
+        default=None, max_length=MAX_DISPLAY_NAME, json_schema_extra={"pattern": NAME_PATTERN}
+    )
     attributes: dict[AttributeKey, AttributeValue] | None = Field(default=None, max_length=20)
 
 
 class Remove(Body):
     participant_identity: Identity
-    ban_seconds: int | None = Field(default=None, ge=1, le=MAX_BAN_SECONDS)
+    ban_seconds: StrictInt | None = Field(default=None, ge=1, le=MAX_BAN_SECONDS)
 
 
 class RoleChange(Body):
@@ -81,11 +92,11 @@ class RoleChange(Body):
 
 
 class Hand(Body):
-    raised: bool
+    raised: StrictBool
 
 
 class Rename(Body):
-    name: str = Field(max_length=10 * MAX_DISPLAY_NAME)
+    name: str = Field(max_length=MAX_DISPLAY_NAME, json_schema_extra={"pattern": NAME_PATTERN})
 
 
 class EndMeeting(Body):
@@ -138,7 +149,7 @@ async def update_participant(
     detail = body.model_dump(exclude_none=True, exclude={"participant_identity"})
     async with _act(services, room, caller.user, "update", body.participant_identity, **detail):
         await rooms.require_admin(db, room, caller)
-        if body.permission is None and body.name is None and body.attributes is None:
+        if not body.model_fields_set & {"permission", "name", "attributes"}:
             raise InvalidInput("non_field_errors", "Give a permission, a name or attributes.")
         await services.moderation.update(
             room,

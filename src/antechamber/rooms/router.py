@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from antechamber import ratelimit
 from antechamber.auth.caller import Caller
@@ -30,11 +31,31 @@ from antechamber.rooms.schemas import (
     RoomOut,
     RoomUpdate,
 )
-from antechamber.tokens.service import display_name, requested_display_name
+from antechamber.text import TEXT_PATTERN
+from antechamber.tokens.service import MAX_DISPLAY_NAME, display_name, requested_display_name
 
 router = APIRouter(tags=["rooms"])
+
+
+class _RoomKey(Convertor[str]):
+    """One path segment, but not the collection's own actions: GET or DELETE on
+    `rooms/creation-callback/` is a 405 of that action, not a room that isn't there."""
+
+    regex = r"(?!(?:creation-callback|webhooks-livekit)/)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("room_key", _RoomKey())
 Pagination = Annotated[PageParams, Depends(page_params)]
-Username = Annotated[str | None, Query(max_length=10_000)]
+# Blank means "no name given" (the front end always sends it); see the token rules.
+Username = Annotated[
+    str | None, Query(max_length=MAX_DISPLAY_NAME, json_schema_extra={"pattern": TEXT_PATTERN})
+]
 
 
 def _join(
@@ -103,7 +124,7 @@ async def creation_callback(
 
 
 @router.get(
-    "/rooms/{room_key}/",
+    "/rooms/{room_key:room_key}/",
     response_model=RoomOut,
     response_model_exclude_none=False,
     responses=errors(403, 404),
@@ -175,7 +196,7 @@ async def _update(
     return out
 
 
-@router.put("/rooms/{room_key}/", response_model=RoomOut, responses=errors(401, 403, 404))
+@router.put("/rooms/{room_key:room_key}/", response_model=RoomOut, responses=errors(401, 403, 404))
 async def replace_room(
     room_key: str,
     body: Annotated[RoomUpdate, Body(default_factory=RoomUpdate)],
@@ -187,7 +208,9 @@ async def replace_room(
     return await _update(room_key, body, db, services, caller, tasks, partial=False)
 
 
-@router.patch("/rooms/{room_key}/", response_model=RoomOut, responses=errors(401, 403, 404))
+@router.patch(
+    "/rooms/{room_key:room_key}/", response_model=RoomOut, responses=errors(401, 403, 404)
+)
 async def patch_room(
     room_key: str,
     body: Annotated[RoomUpdate, Body(default_factory=RoomUpdate)],
@@ -199,7 +222,7 @@ async def patch_room(
     return await _update(room_key, body, db, services, caller, tasks, partial=True)
 
 
-@router.delete("/rooms/{room_key}/", status_code=204, responses=errors(401, 403, 404))
+@router.delete("/rooms/{room_key:room_key}/", status_code=204, responses=errors(401, 403, 404))
 async def delete_room(room_key: str, db: Db, services: ServicesDep, caller: UserCaller) -> Response:
     room, role = await _admin_room(db, room_key, caller)
     if role is not Role.OWNER:
@@ -228,7 +251,7 @@ async def list_accesses(
     "/resource-accesses/",
     status_code=201,
     response_model=AccessOut,
-    responses=errors(401, 403, 409),
+    responses=errors(401, 403, 404, 409),
 )
 async def create_access(body: AccessCreate, db: Db, caller: UserCaller) -> AccessOut:
     access = await accesses.create(db, caller, body.resource, body.user, body.role)

@@ -8,20 +8,21 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
 
 from antechamber.rooms.models import AccessLevel, Role
-from antechamber.text import refuse_control_characters
+from antechamber.text import NAME_SCHEMA, clean_name
 from antechamber.users.schemas import UserBrief
 
 Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
 ALL_SOURCES: tuple[Source, ...] = ("camera", "microphone", "screen_share", "screen_share_audio")
 RoomName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
-    AfterValidator(refuse_control_characters),
+    Field(min_length=1, max_length=500, json_schema_extra=NAME_SCHEMA),
+    AfterValidator(clean_name),
 ]
 
 
@@ -31,7 +32,7 @@ class RoomConfiguration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     can_publish_sources: list[Source] = Field(default_factory=lambda: list(ALL_SOURCES))
-    everyone_can_mute: bool = True
+    everyone_can_mute: StrictBool = True
 
     @field_validator("can_publish_sources")
     @classmethod
@@ -41,6 +42,15 @@ class RoomConfiguration(BaseModel):
 
 # What the SDK generates: visible ASCII, no spaces.
 CallbackId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+
+
+class RoomConfigurationPatch(BaseModel):
+    """Keys of the configuration to change (PATCH) or set (PUT); unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    can_publish_sources: list[Source] | None = None
+    everyone_can_mute: StrictBool | None = None
 
 
 class RoomCreate(BaseModel):
@@ -79,7 +89,7 @@ class RoomUpdate(BaseModel):
 
     name: RoomName | None = None
     access_level: AccessLevel | None = None
-    configuration: dict[str, object] | None = None
+    configuration: RoomConfigurationPatch | None = None
 
 
 class LiveKitAccess(BaseModel):
