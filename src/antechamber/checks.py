@@ -23,6 +23,7 @@ async def run_checks(settings: Settings) -> int:
         ("database", await _guard(_database(settings))),
         ("redis", await _guard(_redis(settings))),
         ("livekit", await _guard(_livekit(settings))),
+        ("front end", _frontend(settings)),
     ]
     failed = False
     for name, problem in results:
@@ -68,6 +69,15 @@ async def _redis(settings: Settings) -> str | None:
         await client.ping()
     finally:
         await client.aclose()
+    return None
+
+
+def _frontend(settings: Settings) -> str | None:
+    folder = settings.frontend_dir
+    if folder is None:
+        return "skipped (ANTECHAMBER_FRONTEND_DIR unset: the API only)"
+    if not (folder / "index.html").is_file():
+        return f"{folder} has no index.html: every page would answer 404"
     return None
 
 

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from antechamber.app import create_app
+from antechamber.checks import run_checks
+from antechamber.settings import LiveKitSettings
 from tests.conftest import Backend, Browser, make_settings, running
+from tests.livekit_server import free_port
 
 
 async def _browser_for(folder: Path, sqlite_backend: Backend) -> AsyncIterator[Browser]:
@@ -76,3 +79,16 @@ async def test_it_answers_404_not_500_without_index_html(empty_site: Browser, pa
     assert response.status_code == 404
     assert "index.html" in response.json()["detail"]
     assert (await empty_site.get("/assets/app.js")).status_code == 200
+
+
+async def test_the_check_command_names_a_folder_without_index_html(
+    tmp_path: Path, sqlite_backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(
+        sqlite_backend,
+        frontend_dir=tmp_path,
+        livekit=LiveKitSettings(url=f"ws://127.0.0.1:{free_port()}", timeout_s=1),
+    )
+
+    assert await run_checks(settings) == 1
+    assert f"FAIL front end: {tmp_path} has no index.html" in capsys.readouterr().err

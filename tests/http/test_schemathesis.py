@@ -5,8 +5,10 @@ service really answers.
 The service runs over real HTTP on PostgreSQL and Redis with a real LiveKit server, as
 in production (the session's `live` fixture). Half the run is anonymous, half logged
 in (the session cookie and the CSRF double submit the front end sends). Bounded by
-`ANTECHAMBER_TEST_SCHEMATHESIS_EXAMPLES` examples per operation (default 15) and a time
-budget; the seed is fixed so a failure replays.
+`ANTECHAMBER_TEST_SCHEMATHESIS_EXAMPLES` examples per operation (default 15; the whole
+run takes about a minute and a half on two cores) and stopped by a time-out; the seed is
+fixed (`ANTECHAMBER_TEST_SCHEMATHESIS_SEED`) so a failure replays. The two event-stream
+operations are left out: their streams stay open by design (tests/lobby covers them).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from tests.http_server import ThreadedServer
 from tests.livekit.conftest import Live
 
 EXAMPLES = int(os.environ.get("ANTECHAMBER_TEST_SCHEMATHESIS_EXAMPLES", "15"))
+# Fixed, so a failure replays; change it to explore other inputs.
+SEED = int(os.environ.get("ANTECHAMBER_TEST_SCHEMATHESIS_SEED", "1"))
 RUN_TIMEOUT_S = 600
 SCHEMA = "/api/v1.0/openapi.json"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -83,10 +87,10 @@ def _run(server: ThreadedServer, tmp_path: Path, headers: list[str], seed: int) 
 def test_it_answers_as_its_schema_says_to_anonymous_callers(
     server: ThreadedServer, tmp_path: Path
 ) -> None:
-    _run(server, tmp_path, [], seed=1)
+    _run(server, tmp_path, [], seed=SEED)
 
 
 def test_it_answers_as_its_schema_says_to_a_logged_in_user(
     server: ThreadedServer, tmp_path: Path
 ) -> None:
-    _run(server, tmp_path, _login(server.base_url), seed=2)
+    _run(server, tmp_path, _login(server.base_url), seed=SEED + 1)
