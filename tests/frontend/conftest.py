@@ -17,7 +17,7 @@ from antechamber.settings import ConnectionTestSettings, EmailSettings, LiveKitS
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 from tests.http_server import ThreadedServer
 from tests.livekit.conftest import GATEWAY_TIMEOUT_S, Live, gateway, live
-from tests.livekit_server import free_port
+from tests.servers import free_port
 
 __all__ = ["gateway", "live"]
 CONNECTION_TEST_TTL_S = 30

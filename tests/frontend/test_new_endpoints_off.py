@@ -7,7 +7,7 @@ import pytest
 from antechamber.settings import EmailSettings
 from tests.conftest import Browser
 from tests.helpers import API, ROOMS, create_room
-from tests.livekit_server import free_port
+from tests.servers import free_port
 
 
 @pytest.mark.parametrize("settings_overrides", [{}])

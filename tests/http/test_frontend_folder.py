@@ -12,7 +12,7 @@ from antechamber.app import create_app
 from antechamber.checks import run_checks
 from antechamber.settings import LiveKitSettings
 from tests.conftest import Backend, Browser, make_settings, running
-from tests.livekit_server import free_port
+from tests.servers import free_port
 
 
 async def _browser_for(folder: Path, sqlite_backend: Backend) -> AsyncIterator[Browser]:

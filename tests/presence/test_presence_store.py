@@ -9,7 +9,6 @@ from redis.asyncio import Redis
 
 from antechamber.presence.redis_store import RedisPresenceStore, presence_key
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore, PresentParticipant
-from tests.conftest import REDIS_URL, need_service
 
 ALICE = PresentParticipant("alice", "PA_a", "Alice", 10)
 BOB = PresentParticipant("bob", "PA_b", "Bob", 5)
@@ -20,8 +19,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[PresenceStore]:
     if request.param == "memory":
         yield MemoryPresenceStore()
         return
-    need_service("Redis", REDIS_URL, 6379)
-    redis = Redis.from_url(REDIS_URL)
+    redis = Redis.from_url(request.getfixturevalue("redis_url"))
     await redis.delete(presence_key("room-1"), presence_key("room-2"))
     yield RedisPresenceStore(redis)
     await redis.aclose()

@@ -40,9 +40,10 @@ async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-# scope="function": the transaction commits when the handler returns, before the answer
-# is sent (FastAPI's default, "request", ends yield dependencies after the response,
-# so a client could read its own write before it was committed).
+# scope="function": the transaction ends (commits, or fails into an error answer) when the
+# route returns, BEFORE the response starts. With the default "request" scope FastAPI
+# closes the dependency after the response is sent: a client could read its 201 before
+# the commit, and a failed commit would lose a write it was told succeeded.
 Db = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 

@@ -44,6 +44,11 @@ _DESCRIPTIONS = {
     502: "LiveKit answered with an error",
     503: "a dependency (database, Redis, LiveKit) is unavailable; retry later",
 }
+# What the edge refuses (see `http/edge.py` and `http/body.py`), told to the schema so that
+# what it calls valid is accepted: control characters in query parameters (C0 and DEL)
+# and in any string of a body (C0, DEL and C1), dictionary keys included.
+_QUERY_TEXT = r"^[^\x00-\x1f\x7f]*$"
+_BODY_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
 _RETRY_AFTER = {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}
 # Reached without a database, Redis or LiveKit.
 _NO_DEPENDENCY = frozenset({"/healthz", "/readyz", "/api/v1.0/config/"})
@@ -129,6 +134,11 @@ def _truthful(schema: dict[str, Any]) -> dict[str, Any]:
             for code, response in responses.items():
                 if code.startswith("3") or code == "204":
                     response.pop("content", None)  # a redirect or no content: no body
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query":
+                    _no_controls(parameter.get("schema", {}), _QUERY_TEXT, components, set())
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _no_controls(media.get("schema", {}), _BODY_TEXT, components, set())
             if operation.get("parameters") or "requestBody" in operation:
                 _add(responses, 400)
             if "requestBody" in operation:
@@ -136,6 +146,28 @@ def _truthful(schema: dict[str, Any]) -> dict[str, Any]:
             if path not in _NO_DEPENDENCY:
                 _add(responses, 503)
     return schema
+
+
+def _no_controls(node: Any, pattern: str, components: dict[str, Any], seen: set[str]) -> None:
+    """Adds `pattern` to every free string under `node` (following $refs once)."""
+    if isinstance(node, list):
+        for item in node:
+            _no_controls(item, pattern, components, seen)
+        return
+    if not isinstance(node, dict):
+        return
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[1]
+        if name not in seen and name in components:
+            seen.add(name)
+            _no_controls(components[name], pattern, components, seen)
+    if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(node):
+        node["pattern"] = pattern
+    if node.get("type") == "object" and isinstance(node.get("additionalProperties"), dict):
+        node.setdefault("propertyNames", {}).setdefault("pattern", pattern)
+    for value in node.values():
+        _no_controls(value, pattern, components, seen)
 
 
 def _add(responses: dict[str, Any], code: int) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from antechamber import ratelimit
 from antechamber.errors import InvalidInput
+from antechamber.http.body import RequestBody
 from antechamber.http.deps import Db, ServicesDep, UserCaller
 from antechamber.http.openapi import errors
 from antechamber.rooms import service as rooms
@@ -19,9 +20,7 @@ router = APIRouter(tags=["rooms"])
 MAX_RECIPIENTS = 500
 
 
-class Invite(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Invite(RequestBody):
     emails: list[EmailAddress] = Field(min_length=1, max_length=MAX_RECIPIENTS)
 
 

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool
 
 from antechamber.auth.caller import Caller
 from antechamber.container import Services
-from antechamber.errors import NotFound
+from antechamber.errors import NotFound, TryAgainLater
+from antechamber.http.body import RequestBody
 from antechamber.http.deps import CallerDep, Db, ServicesDep, caller_for_stream
 from antechamber.http.openapi import errors
 from antechamber.lobby import events
@@ -24,9 +25,7 @@ from antechamber.tokens.service import MAX_DISPLAY_NAME
 router = APIRouter(tags=["lobby"])
 
 
-class EntryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EntryRequest(RequestBody):
     # Checked (trimmed, at most 100 characters, no control character) by the token rules,
     # with one reason; blank means "no name given".
     username: str | None = Field(
@@ -34,16 +33,12 @@ class EntryRequest(BaseModel):
     )
 
 
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Decision(RequestBody):
     participant_id: uuid.UUID
     allow_entry: StrictBool
 
 
-class DecisionForAll(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DecisionForAll(RequestBody):
     allow_entry: StrictBool
 
 
@@ -58,6 +53,11 @@ async def _admin_room(db: Db, services: Services, room_key: str, caller: Caller)
     room = await _room(db, services, room_key)
     await rooms.require_admin_by_id(db, room.id, caller)
     return room
+
+
+def _refuse_if_stopping(services: Services) -> None:
+    if services.shutdown.draining:
+        raise TryAgainLater("This server is stopping; reconnect to another one.")
 
 
 def _client_address(request: Request) -> str:
@@ -143,6 +143,7 @@ _SSE: dict[int | str, dict[str, Any]] = {
     responses={**_SSE, **errors(404)},
 )
 async def lobby_events(room_key: str, request: Request, services: ServicesDep) -> StreamingResponse:
+    _refuse_if_stopping(services)
     # No request-scoped DB session here: a stream may stay open for minutes.
     async with services.sessionmaker() as db:
         caller = await caller_for_stream(request, services, db)
@@ -160,6 +161,7 @@ async def lobby_events(room_key: str, request: Request, services: ServicesDep) -
 async def waiting_participants_events(
     room_key: str, request: Request, services: ServicesDep
 ) -> StreamingResponse:
+    _refuse_if_stopping(services)
     async with services.sessionmaker() as db:
         caller = await caller_for_stream(request, services, db)
         room = await _admin_room(db, services, room_key, caller)

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi import Body as BodyParam
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
 from antechamber.container import Services
 from antechamber.errors import InvalidInput, NotAuthenticated, PermissionDenied
+from antechamber.http.body import RequestBody
 from antechamber.http.deps import Db, OptionalUser, ServicesDep, UserCaller
 from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
@@ -37,8 +38,8 @@ AttributeValue = Annotated[str, Field(max_length=1000)]
 Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Body(RequestBody):
+    """Every moderation request body."""
 
 
 class Mute(Body):

@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StringConstraints,
     field_validator,
 )
 
+from antechamber.http.body import RequestBody
 from antechamber.rooms.models import AccessLevel, Role
 from antechamber.text import NAME_SCHEMA, clean_name
 from antechamber.users.schemas import UserBrief
@@ -26,10 +26,8 @@ RoomName = Annotated[
 ]
 
 
-class RoomConfiguration(BaseModel):
+class RoomConfiguration(RequestBody):
     """What non-admin participants may do. Unknown keys are refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     can_publish_sources: list[Source] = Field(default_factory=lambda: list(ALL_SOURCES))
     everyone_can_mute: StrictBool = True
@@ -44,18 +42,14 @@ class RoomConfiguration(BaseModel):
 CallbackId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
 
 
-class RoomConfigurationPatch(BaseModel):
+class RoomConfigurationPatch(RequestBody):
     """Keys of the configuration to change (PATCH) or set (PUT); unknown keys refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     can_publish_sources: list[Source] | None = None
     everyone_can_mute: StrictBool | None = None
 
 
-class RoomCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RoomCreate(RequestBody):
     name: RoomName
     access_level: AccessLevel | None = None
     configuration: RoomConfiguration | None = None
@@ -63,9 +57,7 @@ class RoomCreate(BaseModel):
     callback_id: CallbackId | None = None
 
 
-class CreationCallback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CreationCallback(RequestBody):
     callback_id: CallbackId
 
 
@@ -81,11 +73,9 @@ class CreationCallbackOut(BaseModel):
     room: CallbackRoom | None
 
 
-class RoomUpdate(BaseModel):
+class RoomUpdate(RequestBody):
     """PUT replaces every field given here; PATCH changes only the ones sent, and merges
     `configuration` key by key into the current one."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: RoomName | None = None
     access_level: AccessLevel | None = None
@@ -116,15 +106,11 @@ class RoomOut(BaseModel):
     livekit: LiveKitAccess | None = None
 
 
-class AccessCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AccessCreate(RequestBody):
     user: uuid.UUID
     resource: uuid.UUID
     role: Role
 
 
-class AccessUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AccessUpdate(RequestBody):
     role: Role

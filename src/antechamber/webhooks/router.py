@@ -11,10 +11,11 @@ from antechamber.webhooks.service import Outcome
 
 router = APIRouter(tags=["webhooks"])
 MAX_BODY_BYTES = 1 << 20  # LiveKit's events are a few kilobytes
+WEBHOOK_PATH = "/rooms/webhooks-livekit/"
 
 
 @router.post(
-    "/rooms/webhooks-livekit/",
+    WEBHOOK_PATH,
     responses={
         **errors(400, 413),
         401: {"description": "unsigned, forged or expired", "model": ErrorBody},
