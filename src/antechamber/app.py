@@ -11,19 +11,22 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from antechamber import webclient
 from antechamber.auth.router import router as auth_router
 from antechamber.container import build_services
-from antechamber.http import errors
+from antechamber.diagnostics.router import router as diagnostics_router
+from antechamber.http import errors, openapi
 from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
 from antechamber.http.edge import EdgeMiddleware
 from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
 from antechamber.http.service_router import api as service_api
 from antechamber.http.service_router import health
 from antechamber.http.shutdown import chain_stop_signals
+from antechamber.http.unsupported import router as unsupported_router
+from antechamber.invitations.router import router as invitations_router
 from antechamber.lobby.router import router as lobby_router
 from antechamber.moderation.router import router as moderation_router
 from antechamber.rooms.cache import ROOMS_CHANNEL
@@ -75,24 +78,31 @@ def create_app(settings: Settings) -> FastAPI:
         title="Antechamber",
         version="1.0",
         summary="Rooms, least-privilege LiveKit tokens, a secure lobby and moderation.",
-        openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
         redirect_slashes=False,
     )
     errors.install(app)
+    openapi.install(app, API)
     app.include_router(health)
     app.include_router(service_api, prefix=API)
     app.include_router(auth_router, prefix=API)
+    app.include_router(diagnostics_router, prefix=API)
+    app.include_router(invitations_router, prefix=API)
     # Before the rooms router: its `/rooms/{room_key}/` must not shadow the webhook.
     app.include_router(webhooks_router, prefix=API)
     app.include_router(lobby_router, prefix=API)
     app.include_router(moderation_router, prefix=API)
     app.include_router(rooms_router, prefix=API)
+    app.include_router(unsupported_router, prefix=API)
     # The configured front end, or Antechamber's own web client (built or not: a missing
     # build answers a page saying how to get it, never a 500).
-    _serve_frontend(app, settings.frontend_dir or webclient.default_dist())
+    if settings.frontend_dir is not None:
+        _serve_frontend(app, settings.frontend_dir, own_client=False)
+    else:
+        _serve_frontend(app, webclient.default_dist(), own_client=True)
 
     app.add_middleware(
         EdgeMiddleware,
@@ -120,7 +130,7 @@ NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def _serve_frontend(app: FastAPI, folder: Path) -> None:
+def _serve_frontend(app: FastAPI, folder: Path, own_client: bool) -> None:
     """A built single-page front end: its files, and index.html for every other path.
 
     Served where no route matches (the router's default), so it never shadows a route;
@@ -128,6 +138,8 @@ def _serve_frontend(app: FastAPI, folder: Path) -> None:
     root = folder.resolve()
     index = root / "index.html"
     not_found = app.router.default
+    if not own_client and not index.is_file():
+        logger.warning("ANTECHAMBER_FRONTEND_DIR %s has no index.html: pages answer 404", root)
 
     async def frontend(scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -138,12 +150,12 @@ def _serve_frontend(app: FastAPI, folder: Path) -> None:
         ):
             await not_found(scope, receive, send)
             return
-        await _frontend_file(root, index, path.lstrip("/"))(scope, receive, send)
+        await _frontend_file(root, index, path.lstrip("/"), own_client)(scope, receive, send)
 
     app.router.default = frontend
 
 
-def _frontend_file(root: Path, index: Path, path: str) -> Response:
+def _frontend_file(root: Path, index: Path, path: str, own_client: bool) -> Response:
     try:
         candidate = (root / path).resolve()
         found = bool(path) and candidate.is_relative_to(root) and candidate.is_file()
@@ -154,7 +166,11 @@ def _frontend_file(root: Path, index: Path, path: str) -> Response:
         return FileResponse(
             candidate, headers={"Cache-Control": IMMUTABLE if immutable else "no-cache"}
         )
+    # Checked on every call: the folder may be (re)deployed while the service runs.
     if not index.is_file():
+        if not own_client:
+            detail = "No such page: the front end folder has no index.html."
+            return JSONResponse({"detail": detail}, status_code=404)
         how = webclient.HOW_TO_BUILD.replace("`", "")
         return HTMLResponse(NOT_BUILT.format(how=how), status_code=404)
     return FileResponse(index, headers={"Cache-Control": "no-cache"})

@@ -22,7 +22,9 @@ from antechamber.auth.sessions import (
     SessionService,
 )
 from antechamber.db.session import create_engine, create_sessionmaker
+from antechamber.diagnostics.service import DiagnosticsService
 from antechamber.http.shutdown import Shutdown
+from antechamber.invitations.service import InvitationService
 from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from antechamber.lobby.memory_store import MemoryLobbyStore
@@ -75,6 +77,8 @@ class Services:
     webhooks: WebhookService
     bans: BanStore
     moderation: ModerationService
+    diagnostics: DiagnosticsService
+    invitations: InvitationService
     # Told when a LiveKit room ends; the webhook handlers read this very list.
     room_finished_listeners: list[RoomFinishedListener] = field(default_factory=list)
     shutdown: Shutdown = field(default_factory=Shutdown)
@@ -84,6 +88,7 @@ class Services:
         return self.settings.secret_key.get_secret_value().encode()
 
     async def close(self) -> None:
+        await self.diagnostics.close()
         await self.notifier.drain()
         await self.lobby.store.close()
         await self.broker.close()
@@ -149,6 +154,8 @@ def build_services(settings: Settings) -> Services:
         ),
         bans=bans,
         moderation=ModerationService(settings, livekit, lobby, bans),
+        diagnostics=DiagnosticsService(settings, livekit),
+        invitations=InvitationService(settings.email),
         room_finished_listeners=listeners,
     )
 

@@ -109,6 +109,63 @@ class LobbySettings(BaseSettings):
     rate_limit_per_minute: int = Field(default=120, ge=0, le=100_000)
 
 
+class FrontendSettings(BaseSettings):
+    """What `config/` tells La Suite Meet's front end; defaults are its own backend's."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_FRONTEND_", extra="ignore")
+
+    # Past this many participants, join and leave sounds stop.
+    max_participants_for_sound: int = Field(default=5, ge=0, le=100_000)
+    # Past this many participants, a joiner's microphone starts muted.
+    auto_mute_on_join_threshold: int = Field(default=50, ge=0, le=100_000)
+    # Silent login (prompt=none) is only offered when an OpenID provider is configured.
+    is_silent_login_enabled: bool = True
+    silence_livekit_debug_logs: bool = False
+    custom_css_url: str | None = None
+    external_home_url: str | None = None
+    manifest_link: str | None = None
+    idle_disconnect_warning_delay: int | None = Field(default=None, ge=1)
+    use_french_gov_footer: bool = False
+    use_proconnect_button: bool = False
+    language_code: str = "en-us"
+
+
+class ConnectionTestSettings(BaseSettings):
+    """The front end's connection test (`POST diagnostics/connection/`)."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_CONNECTION_TEST_", extra="ignore")
+
+    enabled: bool = False
+    # Lifetime of the test token and of its room (deleted from LiveKit after it).
+    ttl_s: int = Field(default=300, ge=5, le=3600)
+    # Tests started per client address per minute (0: no limit).
+    rate_limit_per_minute: int = Field(default=10, ge=0, le=10_000)
+
+
+class EmailSettings(BaseSettings):
+    """SMTP, for room invitations. Without a host, invitations answer 501."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_EMAIL_", extra="ignore")
+
+    host: str | None = None
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    use_tls: bool = False  # STARTTLS
+    use_ssl: bool = False  # TLS from the first byte
+    from_address: str = "meet@localhost"
+    # Where invitation links point (the front end's address); default: this service's.
+    app_base_url: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Invitation requests per sender per hour, and recipients per request.
+    invite_rate_limit_per_hour: int = Field(default=20, ge=0, le=100_000)
+    max_recipients: int = Field(default=20, ge=1, le=500)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
 class OIDCSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_OIDC_", extra="ignore")
 
@@ -145,6 +202,10 @@ class Settings(BaseSettings):
     # The embedded SQLite default migrates itself at start-up; PostgreSQL never does.
     migrate_on_start: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The SDK's popup flow: how long a created room waits to be fetched by its
+    # callback id, and how many fetches a client address may make per minute (it polls).
+    creation_callback_ttl_s: int = Field(default=600, ge=10, le=86400)
+    creation_callback_rate_limit_per_minute: int = Field(default=600, ge=0, le=100_000)
     # Bodies over this are refused with 413 before they are read (the webhook has its own).
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     # On SIGTERM: streams end at once, in-flight requests get the rest of this bound, and
@@ -159,6 +220,9 @@ class Settings(BaseSettings):
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
     lobby: LobbySettings = Field(default_factory=LobbySettings)
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
+    frontend: FrontendSettings = Field(default_factory=FrontendSettings)
+    connection_test: ConnectionTestSettings = Field(default_factory=ConnectionTestSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
 
     _split = field_validator("allowed_origins", mode="before")(_split_commas)
 

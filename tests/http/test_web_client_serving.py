@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from antechamber import webclient
 from antechamber.app import create_app
 from tests.conftest import Backend, Browser, make_settings, running
@@ -43,9 +45,12 @@ async def test_serves_files_and_index_for_app_paths(
 
 
 async def test_missing_build_answers_a_page_not_a_500(
-    sqlite_backend: Backend, tmp_path: Path
+    sqlite_backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = create_app(make_settings(sqlite_backend, frontend_dir=tmp_path / "nothing"))
+    # The service's own client, never built (a configured ANTECHAMBER_FRONTEND_DIR without
+    # index.html answers a JSON 404 instead: tests/http/test_frontend_folder.py).
+    monkeypatch.setattr(webclient, "default_dist", lambda: tmp_path / "nothing")
+    app = create_app(make_settings(sqlite_backend))
     async with running(app), Browser(app) as browser:
         page = await browser.get("/some-room")
         assert page.status_code == 404

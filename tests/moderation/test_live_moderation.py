@@ -286,6 +286,7 @@ async def test_it_sends_a_participant_back_to_the_lobby(
         room = await new_room(alice, "Requeued", access_level="trusted")
         entry_path = f"{ROOMS}{room['id']}/request-entry/"
         waiting = await carol.post(entry_path, json={"username": "Carol"})
+        assert waiting.status_code == 200, waiting.text
         carol_id = waiting.json()["id"]
         assert waiting.json()["status"] == "waiting"
         admitted = await act(alice, room["id"], "enter", participant_id=carol_id, allow_entry=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from antechamber.errors import (
     BadRequest,
     DomainError,
+    InvalidInput,
     NotAuthenticated,
     NotFound,
     PermissionDenied,
@@ -34,6 +35,13 @@ from livekit import api as lk
 logger = logging.getLogger(__name__)
 
 HAND_RAISED = "handRaisedAt"
+# Never granted from this API (see the token rules); can_update_metadata would let a
+# participant rewrite its own name and attributes, room_role and is_authenticated included.
+FORBIDDEN_PERMISSIONS = ("hidden", "recorder", "agent", "can_update_metadata")
+# Set by the service from roles and identities; an admin can't rewrite them.
+RESERVED_ATTRIBUTES = ("color", "room_role", "is_authenticated")
+# What a reserved attribute may be sent as without changing anything: empty, or a denial.
+_NON_GRANTS = {"color": ("",), "room_role": ("",), "is_authenticated": ("", "false")}
 SOURCES = {
     "camera": lk.TrackSource.CAMERA,
     "microphone": lk.TrackSource.MICROPHONE,
@@ -57,6 +65,9 @@ class PermissionChange:
     can_publish_data: bool | None = None
     can_publish_sources: list[str] | None = None
     can_subscribe_metrics: bool | None = None
+    # The front end sends back the participant's whole set, these included. Accepted
+    # when they grant nothing new (false, null, or the participant's current value).
+    forbidden: dict[str, bool | None] = field(default_factory=dict)
 
 
 class ModerationService:
@@ -111,12 +122,20 @@ class ModerationService:
     ) -> None:
         livekit_room = str(room.id)
         new_permission = None
-        if permission is not None:
-            # LiveKit replaces the whole set: read it, change what was given, write it back.
+        reserved = set(RESERVED_ATTRIBUTES) & (attributes or {}).keys()
+        if permission is not None or reserved:
+            # LiveKit replaces the whole permission set: read it, change what was given,
+            # write it back. The current state also tells an unchanged value from a grant.
             current = await self._livekit.get_participant(livekit_room, identity)
-            new_permission = ParticipantPermission()
-            new_permission.CopyFrom(current.permission)
-            _apply(new_permission, permission)
+            if attributes is not None:
+                attributes = _without_unchanged_reserved(attributes, dict(current.attributes))
+            if permission is not None:
+                _refuse_forbidden_grants(permission, current.permission)
+                new_permission = ParticipantPermission()
+                new_permission.CopyFrom(current.permission)
+                _apply(new_permission, permission)
+        if new_permission is None and name is None and not attributes:
+            return  # everything sent was the participant's current state
         await self._livekit.update_participant(
             livekit_room, identity, permission=new_permission, name=name, attributes=attributes
         )
@@ -178,11 +197,37 @@ class ModerationService:
         return participant_id
 
 
+def _refuse_forbidden_grants(change: PermissionChange, current: ParticipantPermission) -> None:
+    granted = sorted(
+        name for name, value in change.forbidden.items() if value and not getattr(current, name)
+    )
+    if granted:
+        raise InvalidInput(
+            "permission", f"{', '.join(granted)} can't be granted or changed through this API."
+        )
+
+
+def _without_unchanged_reserved(sent: dict[str, str], current: dict[str, str]) -> dict[str, str]:
+    """The attributes to write: reserved ones sent unchanged or as a non-grant are
+    dropped; any other value for them is refused."""
+    changed = sorted(
+        key
+        for key in set(RESERVED_ATTRIBUTES) & sent.keys()
+        if sent[key] != current.get(key, "") and sent[key] not in _NON_GRANTS[key]
+    )
+    if changed:
+        raise InvalidInput(
+            "attributes",
+            f"Reserved attributes can't be changed through this API: {', '.join(changed)}.",
+        )
+    return {key: value for key, value in sent.items() if key not in RESERVED_ATTRIBUTES}
+
+
 def _apply(permission: ParticipantPermission, change: PermissionChange) -> None:
-    for field in ("can_subscribe", "can_publish", "can_publish_data", "can_subscribe_metrics"):
-        value = getattr(change, field)
+    for name in ("can_subscribe", "can_publish", "can_publish_data", "can_subscribe_metrics"):
+        value = getattr(change, name)
         if value is not None:
-            setattr(permission, field, value)
+            setattr(permission, name, value)
     if change.can_publish_sources is not None:
         del permission.can_publish_sources[:]
         permission.can_publish_sources.extend(SOURCES[s] for s in change.can_publish_sources)

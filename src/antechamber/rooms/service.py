@@ -161,9 +161,8 @@ async def update(db: AsyncSession, room: Room, body: RoomUpdate, *, partial: boo
     if body.access_level is not None:
         room.access_level = body.access_level
     if body.configuration is not None:
-        merged: dict[str, Any] = (
-            {**room.configuration, **body.configuration} if partial else dict(body.configuration)
-        )
+        given = body.configuration.model_dump(exclude_none=True)
+        merged: dict[str, Any] = {**room.configuration, **given} if partial else given
         room.configuration = _validated_configuration(merged)
     await db.flush()
     return room

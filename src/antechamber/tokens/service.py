@@ -8,6 +8,7 @@ from antechamber.errors import InvalidInput
 from antechamber.rooms.models import Role
 from antechamber.rooms.schemas import LiveKitAccess
 from antechamber.settings import Settings
+from antechamber.text import has_control_characters
 from antechamber.tokens.colour import colour_for
 from antechamber.tokens.grants import grants_for
 from antechamber.tokens.minting import Participant, TokenMinter
@@ -19,13 +20,13 @@ def clean_display_name(raw: str | None, field: str = "username") -> str | None:
     """The trimmed name, None when not given; InvalidInput when unusable."""
     if raw is None:
         return None
+    if has_control_characters(raw):
+        raise InvalidInput(field, "The name can't contain control characters.")
     name = " ".join(raw.split())
     if not name:
         raise InvalidInput(field, "The name can't be empty.")
     if len(name) > MAX_DISPLAY_NAME:
         raise InvalidInput(field, f"The name can't be longer than {MAX_DISPLAY_NAME} characters.")
-    if any(not ch.isprintable() for ch in name):
-        raise InvalidInput(field, "The name can't contain control characters.")
     return name
 
 
