@@ -46,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         services.broker.listen(ROOMS_CHANNEL, services.room_cache.invalidate)
         services.broker.listen_all(services.lobby.on_event)
         await services.broker.start()
+        services.reconciler.start()
         try:
             yield
         finally:

@@ -6,6 +6,7 @@ memory otherwise (one process only; settings refuse several workers without Redi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -28,11 +29,13 @@ from antechamber.lobby.service import LobbyService
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, Timeouts
 from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore
 from antechamber.moderation.service import ModerationService
+from antechamber.presence.reconciler import Reconciler
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore
+from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
 from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache
-from antechamber.rooms.service import is_registered_livekit_room
+from antechamber.rooms.service import is_registered_livekit_room, registered_livekit_rooms
 from antechamber.settings import LobbySettings, Settings
 from antechamber.tokens.service import TokenIssuer
 from antechamber.webhooks.handlers import RoomFinishedListener, WebhookHandlers
@@ -66,6 +69,7 @@ class Services:
     webhooks: WebhookService
     bans: BanStore
     moderation: ModerationService
+    reconciler: Reconciler
     # Told when a LiveKit room ends; the webhook handlers read this very list.
     room_finished_listeners: list[RoomFinishedListener] = field(default_factory=list)
 
@@ -74,6 +78,7 @@ class Services:
         return self.settings.secret_key.get_secret_value().encode()
 
     async def close(self) -> None:
+        await self.reconciler.stop()
         await self.notifier.drain()
         await self.lobby.store.close()
         await self.broker.close()
@@ -118,15 +123,35 @@ def build_services(settings: Settings) -> Services:
     )
     presence: PresenceStore
     processed: ProcessedEvents
+    turns: Turns
     if redis is not None:
         presence, processed = RedisPresenceStore(redis), RedisProcessedEvents(redis)
+        turns = RedisTurns(redis)
     else:
         presence, processed = MemoryPresenceStore(), MemoryProcessedEvents()
+        turns = MemoryTurns()
     listeners: list[RoomFinishedListener] = [presence, lobby]
 
     async def is_registered(livekit_room: str) -> bool:
         async with sessionmaker() as db:
             return await is_registered_livekit_room(db, livekit_room)
+
+    async def registered_among(names: Sequence[str]) -> set[str]:
+        async with sessionmaker() as db:
+            return await registered_livekit_rooms(db, names)
+
+    reconciler = Reconciler(
+        settings.reconcile,
+        settings.livekit.timeout_s,
+        livekit,
+        presence,
+        bans,
+        turns,
+        registered_among,
+    )
+    handlers = WebhookHandlers(
+        presence, listeners, is_registered, bans=bans, livekit=livekit, reconciler=reconciler
+    )
 
     verifier = WebhookVerifier(
         settings.livekit.api_key, settings.livekit.api_secret.get_secret_value()
@@ -146,11 +171,10 @@ def build_services(settings: Settings) -> Services:
         notifier=notifier,
         lobby=lobby,
         presence=presence,
-        webhooks=WebhookService(
-            verifier, processed, WebhookHandlers(presence, listeners, is_registered)
-        ),
+        webhooks=WebhookService(verifier, processed, handlers),
         bans=bans,
         moderation=ModerationService(settings, livekit, lobby, bans),
+        reconciler=reconciler,
         room_finished_listeners=listeners,
     )
 

@@ -109,6 +109,24 @@ class LobbySettings(BaseSettings):
     rate_limit_per_minute: int = Field(default=120, ge=0, le=100_000)
 
 
+class ReconcileSettings(BaseSettings):
+    """The reconciler: compares each live room with LiveKit's `ListParticipants`, removes
+    banned identities and fixes the participant list, whatever the webhooks did."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_RECONCILE_", extra="ignore")
+
+    enabled: bool = True
+    # Every live room is compared with LiveKit at least this often (one ListRooms per
+    # process, one ListParticipants per room, whichever process takes the room's turn).
+    interval_s: float = Field(default=30.0, ge=1, le=3600)
+    # Rooms with a ban in force are checked this often: how long a banned participant
+    # can stay when LiveKit's participant_joined webhook doesn't reach us.
+    banned_interval_s: float = Field(default=1.0, ge=0.2, le=300)
+    # Rooms reconciled per pass and process, and LiveKit calls in flight at once.
+    max_rooms: int = Field(default=200, ge=1, le=100_000)
+    concurrency: int = Field(default=8, ge=1, le=100)
+
+
 class OIDCSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_OIDC_", extra="ignore")
 
@@ -134,7 +152,11 @@ class Settings(BaseSettings):
     # Exact origins (scheme://host[:port]) allowed for CORS, CSRF and login redirects.
     allowed_origins: CommaList = Field(default_factory=list)
     dev_login_enabled: bool = False
-    token_ttl_s: int = Field(default=600, ge=30, le=86400)
+    # A token only has to be valid when the client connects: LiveKit sends connected
+    # participants fresh tokens itself. Two minutes cover a slow connection (ICE, TURN
+    # fall-back, the client's retries) and clock skew, and bound how long a token that
+    # leaked or was obtained before a ban is worth anything.
+    token_ttl_s: int = Field(default=120, ge=30, le=86400)
     session_ttl_s: int = Field(default=14 * 86400, ge=60)
     default_access_level: AccessLevel = "public"
     allow_unregistered_rooms: bool = False
@@ -151,6 +173,7 @@ class Settings(BaseSettings):
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
     lobby: LobbySettings = Field(default_factory=LobbySettings)
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
 
     _split = field_validator("allowed_origins", mode="before")(_split_commas)
 

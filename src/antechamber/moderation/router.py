@@ -235,6 +235,33 @@ async def send_to_lobby(
     return {**SUCCESS, "participant_id": place}
 
 
+class LiveParticipant(BaseModel):
+    identity: str
+    sid: str
+    name: str
+    joined_at: int
+
+
+class LiveParticipants(BaseModel):
+    count: int
+    participants: list[LiveParticipant]
+
+
+@router.get("/rooms/{room_key}/participants/", response_model=LiveParticipants)
+async def live_participants(
+    room_key: str, db: Db, services: ServicesDep, caller: UserCaller
+) -> LiveParticipants:
+    """Who is in the live room, as webhooks and the reconciliation with LiveKit keep it
+    (oldest first)."""
+    room = await rooms.get_or_404(db, room_key)
+    await rooms.require_admin(db, room, caller)
+    listed = await services.presence.participants(str(room.id))
+    return LiveParticipants(
+        count=len(listed),
+        participants=[LiveParticipant(**vars(p)) for p in listed],
+    )
+
+
 @router.get("/rooms/{room_key}/audit/", response_model=Page[AuditOut])
 async def audit_trail(
     room_key: str, request: Request, db: Db, caller: UserCaller, pagination: Pagination

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -227,3 +228,17 @@ async def is_registered_livekit_room(db: AsyncSession, livekit_room: str) -> boo
         return False
     found = await db.execute(select(Room.id).where(Room.id == room_id))
     return found.scalar_one_or_none() is not None
+
+
+async def registered_livekit_rooms(db: AsyncSession, names: Sequence[str]) -> set[str]:
+    """Which of these LiveKit room names are ours, in one query."""
+    ids = set()
+    for name in names:
+        try:
+            ids.add(uuid.UUID(name))
+        except ValueError:
+            continue
+    if not ids:
+        return set()
+    found = await db.execute(select(Room.id).where(Room.id.in_(ids)))
+    return {str(room_id) for room_id in found.scalars()}
