@@ -18,7 +18,7 @@ from antechamber.app import create_app
 from antechamber.container import Services
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from antechamber.presence.redis_store import RedisPresenceStore
-from antechamber.settings import LiveKitSettings, Settings
+from antechamber.settings import LiveKitSettings, ReconcileSettings, Settings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, make_settings
 from tests.http_server import HttpBrowser, ThreadedServer
 from tests.livekit_server import LiveKitServer, free_port, livekit_binary, start_livekit
@@ -110,6 +110,9 @@ def live(tmp_path_factory: pytest.TempPathFactory, postgres_backend: Backend) ->
                 api_secret=LIVEKIT_SECRET,
                 timeout_s=GATEWAY_TIMEOUT_S,
             ),
+            # Rooms with a ban are watched as in production; the sweep of every live
+            # room is left to the tests that call it, so they see what webhooks alone did.
+            reconcile=ReconcileSettings(interval_s=3600),
         )
         gate = WebhookGate(create_app(settings))
         server = ThreadedServer(gate, app_port)

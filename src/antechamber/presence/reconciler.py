@@ -41,7 +41,6 @@ _rng = random.SystemRandom()
 
 @dataclass(frozen=True)
 class Outcome:
-    live: bool  # LiveKit has the room
     removed: tuple[str, ...]  # banned identities removed from LiveKit
     changed: int  # participant-list entries added, updated or dropped
 
@@ -101,10 +100,9 @@ class Reconciler:
         # changed sid, and the compare-and-set leaves it alone.
         stored = {p.identity: p for p in await self._presence.participants(room)}
         try:
-            live = [p for p in await self._livekit.list_participants(room)]
-            is_live = True
-        except NotFound:
-            live, is_live = [], False
+            live = await self._livekit.list_participants(room)
+        except NotFound:  # not live (LiveKit usually answers an empty list instead)
+            live = []
         live = [p for p in live if p.state != _DISCONNECTED]
         banned = await self._bans.banned_among(room, [p.identity for p in live])
         await asyncio.gather(*(self._remove(room, identity) for identity in sorted(banned)))
@@ -118,7 +116,7 @@ class Reconciler:
         changed = await self._presence.apply(room, changes)
         if banned:
             logger.info("removed %d banned participant(s) from room %s", len(banned), room)
-        return Outcome(live=is_live, removed=tuple(sorted(banned)), changed=changed)
+        return Outcome(removed=tuple(sorted(banned)), changed=changed)
 
     async def _remove(self, room: str, identity: str) -> None:
         with contextlib.suppress(NotFound):  # gone already
@@ -179,9 +177,10 @@ class Reconciler:
     async def _run(self) -> None:
         settings = self._settings
         now = time.monotonic()
-        # Random phases, so processes started together don't all ask at once.
+        # Random phases, so processes started together don't all ask at once; the first
+        # sweep waits at least half a period (other processes, if any, are covering).
         next_banned = now + _rng.uniform(0, settings.banned_interval_s)
-        next_all = now + _rng.uniform(0, settings.interval_s)
+        next_all = now + _rng.uniform(0.5, 1.0) * settings.interval_s
         while True:
             delay = max(0.0, min(next_banned, next_all) - time.monotonic())
             with contextlib.suppress(TimeoutError):

@@ -1,0 +1,78 @@
+"""One reconciler per room at a time, across processes: turns and locks in Redis (and in
+memory for the single-process run)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from redis.asyncio import Redis
+
+from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.moderation.bans import MemoryBanStore
+from antechamber.presence.reconciler import Outcome, Reconciler
+from antechamber.presence.store import MemoryPresenceStore, PresentParticipant
+from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns, lock_key, turn_key
+from antechamber.settings import ReconcileSettings
+from tests.conftest import REDIS_URL, need_service
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def turns(request: pytest.FixtureRequest) -> AsyncIterator[Turns]:
+    if request.param == "memory":
+        yield MemoryTurns()
+        return
+    need_service("Redis", REDIS_URL, 6379)
+    redis = Redis.from_url(REDIS_URL)
+    await redis.delete(lock_key("room-1"), turn_key("room-1", "all"))
+    yield RedisTurns(redis)
+    await redis.aclose()
+
+
+async def test_it_gives_a_turn_to_one_caller_per_period(turns: Turns) -> None:
+    assert await turns.take(turn_key("room-1", "all"), 60_000) is True
+    assert await turns.take(turn_key("room-1", "all"), 60_000) is False
+    assert await turns.take(turn_key("room-1", "banned"), 1) is True
+
+
+async def test_it_locks_for_one_holder_and_only_the_holder_unlocks(turns: Turns) -> None:
+    key = lock_key("room-1")
+    token = await turns.lock(key, 60_000)
+    assert token is not None
+    assert await turns.lock(key, 60_000) is None
+    await turns.unlock(key, "someone-else")
+    assert await turns.lock(key, 60_000) is None
+    await turns.unlock(key, token)
+    again = await turns.lock(key, 60_000)
+    assert again is not None
+    await turns.unlock(key, again)
+
+
+async def test_a_room_being_reconciled_elsewhere_is_left_alone(
+    turns: Turns, gateway: SdkLiveKitGateway
+) -> None:
+    presence = MemoryPresenceStore()
+    await presence.joined("room-1", PresentParticipant("ghost", "PA_ghost", "Ghost", 1))
+
+    async def nothing_registered(_names: Sequence[str]) -> set[str]:
+        return set()
+
+    reconciler = Reconciler(
+        ReconcileSettings(),
+        1.0,
+        gateway,
+        presence,
+        MemoryBanStore(),
+        turns,
+        nothing_registered,
+    )
+    held = await turns.lock(lock_key("room-1"), 60_000)
+    assert held is not None
+    assert await reconciler.reconcile_room("room-1") is None
+    assert await presence.count("room-1") == 1
+    await turns.unlock(lock_key("room-1"), held)
+    # LiveKit has no such room: the ghost goes.
+    assert await reconciler.reconcile_room("room-1") == Outcome(removed=(), changed=1)
+    assert await presence.count("room-1") == 0
+    # The lock was given back.
+    assert await reconciler.reconcile_room("room-1") == Outcome(removed=(), changed=0)
