@@ -35,7 +35,12 @@ from antechamber.presence.store import MemoryPresenceStore, PresenceStore
 from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
 from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache
-from antechamber.rooms.service import is_registered_livekit_room, registered_livekit_rooms
+from antechamber.rooms.schemas import RoomConfiguration
+from antechamber.rooms.service import (
+    is_registered_livekit_room,
+    registered_livekit_rooms,
+)
+from antechamber.rooms.service import snapshot as room_snapshot
 from antechamber.settings import LobbySettings, Settings
 from antechamber.tokens.service import TokenIssuer
 from antechamber.webhooks.handlers import RoomFinishedListener, WebhookHandlers
@@ -136,6 +141,13 @@ def build_services(settings: Settings) -> Services:
         async with sessionmaker() as db:
             return await is_registered_livekit_room(db, livekit_room)
 
+    room_cache = RoomCache()
+
+    async def configuration_of(livekit_room: str) -> RoomConfiguration | None:
+        async with sessionmaker() as db:
+            snapshot = await room_snapshot(db, room_cache, livekit_room)
+        return snapshot.configuration if snapshot is not None else None
+
     async def registered_among(names: Sequence[str]) -> set[str]:
         async with sessionmaker() as db:
             return await registered_livekit_rooms(db, names)
@@ -150,7 +162,13 @@ def build_services(settings: Settings) -> Services:
         registered_among,
     )
     handlers = WebhookHandlers(
-        presence, listeners, is_registered, bans=bans, livekit=livekit, reconciler=reconciler
+        presence,
+        listeners,
+        is_registered,
+        bans=bans,
+        livekit=livekit,
+        reconciler=reconciler,
+        configuration_of=configuration_of,
     )
 
     verifier = WebhookVerifier(
@@ -166,7 +184,7 @@ def build_services(settings: Settings) -> Services:
         tokens=tokens,
         oidc=OIDCClient(settings.oidc, kv) if settings.oidc.enabled else None,
         broker=broker,
-        room_cache=RoomCache(),
+        room_cache=room_cache,
         livekit=livekit,
         notifier=notifier,
         lobby=lobby,

@@ -89,6 +89,15 @@ class Rename(Body):
     name: str = Field(max_length=10 * MAX_DISPLAY_NAME)
 
 
+class MuteAll(Body):
+    # False: also take the microphone away, so they can't unmute (see allow-unmute).
+    allow_unmute: bool = True
+
+
+class AllowUnmute(Body):
+    pass
+
+
 class EndMeeting(Body):
     pass
 
@@ -129,6 +138,41 @@ async def mute_participant(
             act.actor.identity = who.identity
         await services.moderation.mute(room, target, body.track_sid)
     return SUCCESS
+
+
+@router.post("/rooms/{room_key}/mute-all/")
+async def mute_all(
+    room_key: str,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    body: MuteAll | None = None,
+) -> dict[str, str | int]:
+    """Mutes the microphone of every participant but the owners and administrators."""
+    room = await rooms.get_or_404(db, room_key)
+    allow_unmute = body.allow_unmute if body is not None else True
+    async with _act(services, room, caller.user, "mute_all", allow_unmute=allow_unmute) as act:
+        await rooms.require_admin(db, room, caller)
+        result = await services.moderation.mute_all(room, allow_unmute)
+        act.detail.update(participants=result.participants, tracks=result.tracks)
+    return {**SUCCESS, "participants": result.participants, "muted_tracks": result.tracks}
+
+
+@router.post("/rooms/{room_key}/allow-unmute/")
+async def allow_unmute(
+    room_key: str,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    body: AllowUnmute | None = None,
+) -> dict[str, str | int]:
+    """Gives the microphone back to every non-admin after `mute-all` took it away."""
+    room = await rooms.get_or_404(db, room_key)
+    async with _act(services, room, caller.user, "allow_unmute") as act:
+        await rooms.require_admin(db, room, caller)
+        count = await services.moderation.allow_unmute(room)
+        act.detail["participants"] = count
+    return {**SUCCESS, "participants": count}
 
 
 @router.post("/rooms/{room_key}/update-participant/")

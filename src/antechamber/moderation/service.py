@@ -6,6 +6,7 @@ may change it and keeps what LiveKit can't: bans, lobby places and roles.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from antechamber.errors import (
     NotFound,
     PermissionDenied,
 )
-from antechamber.livekit.gateway import LiveKitGateway, ParticipantPermission
+from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo, ParticipantPermission
 from antechamber.lobby.service import LobbyService
 from antechamber.moderation.bans import BanStore
 from antechamber.rooms import accesses
@@ -48,6 +49,15 @@ class Participant:
 
     identity: str
     is_authenticated: bool
+
+
+MUTE_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class MuteAllResult:
+    participants: int  # non-admins in the room
+    tracks: int  # microphones muted now (others were muted already)
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,67 @@ class ModerationService:
             raise PermissionDenied("You are not in this room.") from exc
         attributes = claims.attributes or {}
         return Participant(claims.identity, attributes.get("is_authenticated") == "true")
+
+    async def mute_all(self, room: Room, allow_unmute: bool) -> MuteAllResult:
+        """Mutes every microphone of everyone but the owners and administrators; without
+        `allow_unmute`, also takes the microphone source away from them."""
+        livekit_room = str(room.id)
+        targets = [
+            p for p in await self._livekit.list_participants(livekit_room) if not _is_admin(p)
+        ]
+        limit = asyncio.Semaphore(MUTE_CONCURRENCY)
+
+        async def one(participant: ParticipantInfo) -> int:
+            muted = 0
+            async with limit:
+                for track in participant.tracks:
+                    if track.source == lk.TrackSource.MICROPHONE and not track.muted:
+                        with contextlib.suppress(NotFound):  # gone meanwhile
+                            await self._livekit.mute_track(
+                                livekit_room, participant.identity, track.sid, True
+                            )
+                            muted += 1
+                if not allow_unmute:
+                    await self._set_microphone(livekit_room, participant, allowed=False)
+            return muted
+
+        counts = await asyncio.gather(*(one(p) for p in targets))
+        return MuteAllResult(participants=len(targets), tracks=sum(counts))
+
+    async def allow_unmute(self, room: Room) -> int:
+        """Gives the microphone source back to every non-admin, if the room lets them
+        publish it; returns how many participants got it back."""
+        if "microphone" not in rooms.configuration_of(room).can_publish_sources:
+            raise BadRequest("This room doesn't let participants publish a microphone.")
+        livekit_room = str(room.id)
+        targets = [
+            p for p in await self._livekit.list_participants(livekit_room) if not _is_admin(p)
+        ]
+        given = await asyncio.gather(
+            *(self._set_microphone(livekit_room, p, allowed=True) for p in targets)
+        )
+        return sum(given)
+
+    async def _set_microphone(
+        self, livekit_room: str, participant: ParticipantInfo, *, allowed: bool
+    ) -> bool:
+        """Adds or removes the microphone source; True when something changed."""
+        permission = ParticipantPermission()
+        permission.CopyFrom(participant.permission)
+        sources = [s for s in permission.can_publish_sources if s != lk.TrackSource.MICROPHONE]
+        if allowed:
+            sources.append(lk.TrackSource.MICROPHONE)
+        if sorted(sources) == sorted(permission.can_publish_sources):
+            return False
+        del permission.can_publish_sources[:]
+        permission.can_publish_sources.extend(sources)
+        permission.can_publish = bool(sources)
+        with contextlib.suppress(NotFound):
+            await self._livekit.update_participant(
+                livekit_room, participant.identity, permission=permission
+            )
+            return True
+        return False
 
     async def mute(self, room: Room, identity: str, track_sid: str) -> None:
         # Checked first: the server leaves a mute of an unknown participant unanswered.
@@ -176,6 +247,12 @@ class ModerationService:
         name = info.name or self._settings.default_display_name
         await self._lobby.store.requeue(livekit_room, participant_id, identity, name)
         return participant_id
+
+
+def _is_admin(participant: ParticipantInfo) -> bool:
+    # Set from the role at join and kept live on role changes; participants can't set
+    # their own attributes (no canUpdateOwnMetadata), and this API refuses to.
+    return participant.attributes.get("room_role") in (Role.OWNER.value, Role.ADMINISTRATOR.value)
 
 
 def _apply(permission: ParticipantPermission, change: PermissionChange) -> None:

@@ -32,6 +32,9 @@ class RoomConfiguration(BaseModel):
 
     can_publish_sources: list[Source] = Field(default_factory=lambda: list(ALL_SOURCES))
     everyone_can_mute: bool = True
+    # Non-admins' microphones are muted by the server as they join (their first
+    # microphone published within `JOIN_MUTE_WINDOW_S` of joining).
+    muted_on_join: bool = False
 
     @field_validator("can_publish_sources")
     @classmethod

@@ -12,7 +12,9 @@ a failure half-way is safe.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
@@ -22,10 +24,16 @@ from antechamber.errors import DomainError, NotFound
 from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.moderation.bans import BanStore
 from antechamber.presence.store import Left, PresenceStore, PresentParticipant
+from antechamber.rooms.schemas import RoomConfiguration
+from livekit import api as lk
 
 logger = logging.getLogger(__name__)
 
 IsRegistered = Callable[[str], Awaitable[bool]]
+ConfigurationOf = Callable[[str], Awaitable[RoomConfiguration | None]]
+# A microphone published this soon after joining is "the one they joined with".
+JOIN_MUTE_WINDOW_S = 10
+ADMIN_ROLES = ("owner", "administrator")
 
 
 class RoomFinishedListener(Protocol):
@@ -48,7 +56,9 @@ class WebhookHandlers:
         bans: BanStore,
         livekit: LiveKitGateway,
         reconciler: ReconcileRequests,
+        configuration_of: ConfigurationOf,
     ) -> None:
+        self._configuration_of = configuration_of
         self._presence = presence
         self._bans = bans
         self._livekit = livekit
@@ -60,6 +70,7 @@ class WebhookHandlers:
             "participant_joined": self._participant_joined,
             "participant_left": self._participant_left,
             "room_finished": self._room_finished,
+            "track_published": self._track_published,
         }
 
     async def handle(self, event: WebhookEvent) -> bool:
@@ -106,6 +117,24 @@ class WebhookHandlers:
         outcome = await self._presence.left(event.room.name, participant.identity, participant.sid)
         if outcome is Left.UNKNOWN:
             self._reconciler.request(event.room.name)
+
+    async def _track_published(self, event: WebhookEvent) -> None:
+        """Muted on join: a non-admin's first microphone is muted by the server."""
+        track, room = event.track, event.room.name
+        if track.source != lk.TrackSource.MICROPHONE or track.muted:
+            return
+        configuration = await self._configuration_of(room)
+        if configuration is None or not configuration.muted_on_join:
+            return
+        # The event names the participant only: its role and join time come from LiveKit.
+        with contextlib.suppress(NotFound):  # left, or unpublished, meanwhile
+            participant = await self._livekit.get_participant(room, event.participant.identity)
+            if participant.attributes.get("room_role") in ADMIN_ROLES:
+                return
+            published_at = event.created_at or int(time.time())
+            if published_at - participant.joined_at > JOIN_MUTE_WINDOW_S:
+                return  # a microphone turned on later, by choice
+            await self._livekit.mute_track(room, participant.identity, track.sid, True)
 
     async def _room_finished(self, event: WebhookEvent) -> None:
         for listener in self._listeners:
