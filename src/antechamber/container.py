@@ -123,9 +123,6 @@ def build_services(settings: Settings) -> Services:
     livekit = build_livekit_gateway(settings)
     notifier = WaitingNotifier(livekit)
     bans: BanStore = RedisBanStore(redis) if redis is not None else MemoryBanStore()
-    lobby = LobbyService(
-        build_lobby_store(settings.lobby, redis, broker), settings, tokens, notifier, bans
-    )
     presence: PresenceStore
     processed: ProcessedEvents
     turns: Turns
@@ -135,6 +132,14 @@ def build_services(settings: Settings) -> Services:
     else:
         presence, processed = MemoryPresenceStore(), MemoryProcessedEvents()
         turns = MemoryTurns()
+    lobby = LobbyService(
+        build_lobby_store(settings.lobby, redis, broker),
+        settings,
+        tokens,
+        notifier,
+        bans,
+        presence,
+    )
     listeners: list[RoomFinishedListener] = [presence, lobby]
 
     async def is_registered(livekit_room: str) -> bool:

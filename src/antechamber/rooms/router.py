@@ -11,7 +11,7 @@ from antechamber.auth.caller import Caller
 from antechamber.errors import NotFound, PermissionDenied
 from antechamber.http.deps import CallerDep, Db, OptionalUser, ServicesDep, UserCaller
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
-from antechamber.rooms import accesses, live, slugs
+from antechamber.rooms import accesses, capacity, live, slugs
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.models import AccessLevel, Role, Room
@@ -49,6 +49,7 @@ def _join(
         role=role,
         is_authenticated=caller.is_authenticated,
         can_publish_sources=config.can_publish_sources,
+        max_participants=config.max_participants,
     )
 
 
@@ -88,6 +89,9 @@ async def get_room(
     livekit = None
     if rooms.may_join_directly(room.access_level, caller, role):
         await services.lobby.refuse_banned(str(room.id), caller.identity)
+        await capacity.require_room_for(
+            services.presence, str(room.id), room.configuration.max_participants, caller.identity
+        )
         livekit = _join(services, caller, str(room.id), role, room.configuration, username)
     if role is not None and role.is_admin:
         return await rooms.room_out(db, await rooms.get_or_404(db, room_key), role, livekit)

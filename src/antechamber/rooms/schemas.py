@@ -16,6 +16,7 @@ from antechamber.rooms.models import AccessLevel, Role
 from antechamber.text import refuse_control_characters
 from antechamber.users.schemas import UserBrief
 
+MAX_PARTICIPANTS = 10_000
 Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
 ALL_SOURCES: tuple[Source, ...] = ("camera", "microphone", "screen_share", "screen_share_audio")
 RoomName = Annotated[
@@ -35,6 +36,9 @@ class RoomConfiguration(BaseModel):
     # Non-admins' microphones are muted by the server as they join (their first
     # microphone published within `JOIN_MUTE_WINDOW_S` of joining).
     muted_on_join: bool = False
+    # At most this many participants at once (null: no cap): refused at every entry
+    # (tokens, lobby admissions) with 409, and LiveKit's own max_participants.
+    max_participants: int | None = Field(default=None, ge=1, le=MAX_PARTICIPANTS)
 
     @field_validator("can_publish_sources")
     @classmethod
