@@ -158,7 +158,11 @@ class Settings(BaseSettings):
     # leaked or was obtained before a ban is worth anything.
     token_ttl_s: int = Field(default=120, ge=30, le=86400)
     session_ttl_s: int = Field(default=14 * 86400, ge=60)
+    # Operator policy: the access levels rooms may have on this deployment, the one new
+    # rooms get, whether anonymous people may ever join, whether unknown slugs are rooms.
+    access_levels: CommaList = Field(default_factory=lambda: ["public", "trusted", "restricted"])
     default_access_level: AccessLevel = "public"
+    allow_anonymous: bool = True
     allow_unregistered_rooms: bool = False
     default_display_name: str = Field(default="Anonymous", min_length=1, max_length=100)
     authenticated_users_can_edit_display_name: bool = True
@@ -175,7 +179,16 @@ class Settings(BaseSettings):
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
 
-    _split = field_validator("allowed_origins", mode="before")(_split_commas)
+    _split = field_validator("allowed_origins", "access_levels", mode="before")(_split_commas)
+
+    @field_validator("access_levels")
+    @classmethod
+    def _levels(cls, levels: list[str]) -> list[str]:
+        known = ("public", "trusted", "restricted")
+        unknown = [level for level in levels if level not in known]
+        if unknown or not levels:
+            raise ValueError(f"access levels are a non-empty list of {', '.join(known)}")
+        return [level for level in known if level in levels]
 
     @field_validator("allowed_origins")
     @classmethod
@@ -188,6 +201,15 @@ class Settings(BaseSettings):
         if self.workers > 1 and not self.redis.url:
             # In-memory sessions and lobby can't be shared between processes.
             problems.append("REDIS_URL is required with more than one worker")
+        if self.default_access_level not in self.access_levels:
+            problems.append(
+                "ANTECHAMBER_DEFAULT_ACCESS_LEVEL must be one of ANTECHAMBER_ACCESS_LEVELS"
+            )
+        if self.allow_unregistered_rooms and "public" not in self.access_levels:
+            problems.append(
+                "ANTECHAMBER_ALLOW_UNREGISTERED_ROOMS needs public rooms "
+                "(unregistered rooms are public) in ANTECHAMBER_ACCESS_LEVELS"
+            )
         if self.environment == "production":
             problems.extend(self._production_problems())
         if problems:

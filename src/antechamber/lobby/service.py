@@ -29,10 +29,10 @@ from antechamber.lobby.store import (
 )
 from antechamber.moderation.bans import BanStore
 from antechamber.presence.store import PresenceStore
-from antechamber.rooms import capacity
+from antechamber.rooms import capacity, policy
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
-from antechamber.rooms.models import AccessLevel, Role
+from antechamber.rooms.models import Role
 from antechamber.rooms.schemas import LiveKitAccess
 from antechamber.settings import Settings
 from antechamber.tokens.colour import colour_for
@@ -119,13 +119,14 @@ class LobbyService:
         username: str | None,
         client: str,
     ) -> Entry:
+        policy.require_anonymous_allowed(self._settings, caller)
         await self.refuse_banned(str(room.id), caller.identity)
         chosen = requested_display_name(username)
         full_name = caller.user.full_name if caller.user else None
         name = display_name(self._settings, chosen, full_name, caller.is_authenticated)
         role = await rooms.role_of(db, room.id, caller.user)
         cap = room.configuration.max_participants
-        if rooms.may_join_directly(room.access_level, caller, role):
+        if policy.may_join(self._settings, room.access_level, caller, role):
             await capacity.require_room_for(self._presence, str(room.id), cap, caller.identity)
             livekit = self._tokens.issue(
                 livekit_room=str(room.id),
@@ -201,7 +202,7 @@ class LobbyService:
             self._lists.pop(channel[len("lobby:{") : -len("}:events")], None)
 
     async def decide(self, room: RoomSnapshot, participant_id: uuid.UUID, allow: bool) -> Place:
-        _require_lobby(room)
+        self._require_lobby(room)
         status = Status.ACCEPTED if allow else Status.DENIED
         cap = room.configuration.max_participants
         if allow and await capacity.free_places(self._presence, str(room.id), cap) == 0:
@@ -218,7 +219,7 @@ class LobbyService:
         return place
 
     async def decide_all(self, room: RoomSnapshot, allow: bool) -> int:
-        _require_lobby(room)
+        self._require_lobby(room)
         limit = None
         if allow:
             # Admits the oldest up to the cap; the others keep waiting.
@@ -230,14 +231,13 @@ class LobbyService:
         self._lists.pop(str(room.id), None)
         return count
 
+    def _require_lobby(self, room: RoomSnapshot) -> None:
+        if not policy.has_lobby(self._settings, room.access_level):
+            raise BadRequest("Public rooms have no lobby: everyone joins directly.")
+
     async def clear_room(self, livekit_room: str) -> None:
         await self.store.clear(livekit_room)
         self._lists.pop(livekit_room, None)
-
-
-def _require_lobby(room: RoomSnapshot) -> None:
-    if room.access_level is AccessLevel.PUBLIC:
-        raise BadRequest("Public rooms have no lobby: everyone joins directly.")
 
 
 def is_admin(role: Role | None) -> bool:

@@ -25,9 +25,9 @@ from antechamber.errors import (
 from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo, ParticipantPermission
 from antechamber.lobby.service import LobbyService
 from antechamber.moderation.bans import BanStore
-from antechamber.rooms import accesses
+from antechamber.rooms import accesses, policy
 from antechamber.rooms import service as rooms
-from antechamber.rooms.models import AccessLevel, Role, Room
+from antechamber.rooms.models import Role, Room
 from antechamber.settings import Settings
 from antechamber.users.models import User
 from livekit import api as lk
@@ -237,7 +237,7 @@ class ModerationService:
 
     async def send_to_lobby(self, room: Room, identity: str) -> str:
         """Returns the lobby place id the participant now waits under."""
-        if room.access_level is AccessLevel.PUBLIC:
+        if not policy.has_lobby(self._settings, room.access_level):
             raise BadRequest("Public rooms have no lobby: everyone joins directly.")
         livekit_room = str(room.id)
         info = await self._livekit.get_participant(livekit_room, identity)
