@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Installs (from Debian's packages) and starts the PostgreSQL and Redis servers that the
-# tests and benchmarks use, on loopback only. Idempotent: what already runs is left alone.
+# Installs (from Debian's packages) and starts the PostgreSQL and Redis servers that
+# development and the benchmarks use, on loopback only. Idempotent: what already runs is
+# left alone. `--install-only` installs the binaries and starts nothing: the tests start
+# throwaway servers of their own from them.
+#
+# Redis runs with append-only persistence (fsync every second): without it a Redis
+# restart loses every login session, waiting place and admission.
 set -euo pipefail
 
 PG_USER=${PG_USER:-antechamber}
@@ -17,11 +22,16 @@ if [ ${#need_install[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need_install[@]}" >/dev/null
 fi
+if [ "${1:-}" = "--install-only" ]; then
+  exit 0
+fi
 
 if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
   echo "services: starting redis on 127.0.0.1:$REDIS_PORT"
+  mkdir -p /var/lib/antechamber-redis
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
-    --save '' --appendonly no --logfile /tmp/antechamber-redis.log
+    --dir /var/lib/antechamber-redis --appendonly yes --appendfsync everysec --save '' \
+    --logfile /tmp/antechamber-redis.log
   for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 

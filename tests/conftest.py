@@ -1,16 +1,17 @@
 """Shared fixtures: the app on SQLite + in-memory stores and on PostgreSQL + Redis.
 
-PostgreSQL and Redis tests need the servers (`scripts/services.sh` starts them). On a
-machine without them those tests are skipped and say so; with
+The test session starts its own PostgreSQL and Redis from the installed binaries (see
+`tests/servers.py`), on free loopback ports in a temporary folder removed at the end.
+Without the binaries those tests are skipped and say so; with
 ANTECHAMBER_TEST_REQUIRE_SERVICES=1 (as `.ci/run` sets) they fail instead.
+ANTECHAMBER_TEST_DATABASE_URL and ANTECHAMBER_TEST_REDIS_URL point the tests at servers
+of your own instead (their database and Redis db are emptied).
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,35 +34,43 @@ from antechamber.settings import (
     RedisSettings,
     Settings,
 )
+from tests import servers
 
-PG_URL = os.environ.get(
-    "ANTECHAMBER_TEST_DATABASE_URL",
-    "postgresql+asyncpg://antechamber:antechamber@127.0.0.1:5432/antechamber_test",
-)
-REDIS_URL = os.environ.get("ANTECHAMBER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Your own servers instead of the session's (both or neither).
+PG_URL = os.environ.get("ANTECHAMBER_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("ANTECHAMBER_TEST_REDIS_URL")
 REQUIRE_SERVICES = os.environ.get("ANTECHAMBER_TEST_REQUIRE_SERVICES") == "1"
 LIVEKIT_KEY = "antechamber-test-key"
 LIVEKIT_SECRET = "antechamber-test-secret-0123456789abcdef"
 
 
-def _reachable(url: str, default_port: int) -> bool:
-    parsed = urllib.parse.urlsplit(url.replace("+asyncpg", ""))
-    try:
-        with socket.create_connection(
-            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
-        ):
-            return True
-    except OSError:
-        return False
-
-
-def need_service(name: str, url: str, port: int) -> None:
-    if _reachable(url, port):
-        return
-    message = f"{name} is not reachable at {url}; run scripts/services.sh"
+def missing_service(message: str) -> None:
+    """Skips the test with the reason, or fails it where services are required."""
     if REQUIRE_SERVICES:
         pytest.fail(message)
     pytest.skip(message)
+
+
+def _started(start: Callable[[], servers.Owned]) -> servers.Owned:
+    try:
+        return start()
+    except servers.MissingBinary as exc:
+        missing_service(str(exc))
+        raise
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[servers.PostgresServer]:
+    """A PostgreSQL cluster of this test session's own."""
+    with servers.owned(_started(servers.start_postgres)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[servers.RedisServer]:
+    """A Redis of this test session's own (persistence off: nothing here needs it)."""
+    with servers.owned(_started(lambda: servers.start_redis(persist=False))) as server:
+        yield server
 
 
 @dataclass(frozen=True)
@@ -80,19 +89,31 @@ def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
 
 
 @pytest.fixture(scope="session")
-def postgres_backend() -> Backend:
-    need_service("PostgreSQL", PG_URL, 5432)
-    need_service("Redis", REDIS_URL, 6379)
-    _reset_postgres_schema()
-    upgrade(PG_URL)
-    return Backend("postgres", PG_URL, REDIS_URL)
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The test session's Redis (its db 0 is the tests' to empty)."""
+    if REDIS_URL:
+        return REDIS_URL
+    server: servers.RedisServer = request.getfixturevalue("redis_server")
+    return server.url
 
 
-def _reset_postgres_schema() -> None:
+@pytest.fixture(scope="session")
+def postgres_backend(request: pytest.FixtureRequest) -> Backend:
+    if PG_URL and REDIS_URL:
+        database_url, redis_url = PG_URL, REDIS_URL
+    else:
+        database_url = request.getfixturevalue("postgres_server").url()
+        redis_url = request.getfixturevalue("redis_server").url
+    _reset_postgres_schema(database_url)
+    upgrade(database_url)
+    return Backend("postgres", database_url, redis_url)
+
+
+def _reset_postgres_schema(url: str) -> None:
     import asyncio
 
     async def reset() -> None:
-        engine = create_engine(DatabaseSettings(url=PG_URL))
+        engine = create_engine(DatabaseSettings(url=url))
         async with engine.begin() as connection:
             await connection.execute(text("DROP SCHEMA public CASCADE"))
             await connection.execute(text("CREATE SCHEMA public"))
@@ -220,6 +241,14 @@ async def bob(stack: Stack) -> AsyncIterator[Browser]:
 async def anonymous(stack: Stack) -> AsyncIterator[Browser]:
     async with stack.browser() as browser:
         yield browser
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A client for served processes over real HTTP (cookies: see tests/visitors.py)."""
+    limits = httpx.Limits(max_connections=200)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        yield client
 
 
 @pytest.fixture

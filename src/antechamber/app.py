@@ -3,6 +3,7 @@ the engine, Redis and the other clients in the lifespan, so tests choose the bac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,18 +18,28 @@ from antechamber.container import build_services
 from antechamber.errors import NotFound
 from antechamber.http import errors
 from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
+from antechamber.http.edge import EdgeMiddleware
 from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
 from antechamber.http.service_router import api as service_api
 from antechamber.http.service_router import health
+from antechamber.http.shutdown import chain_stop_signals
 from antechamber.lobby.router import router as lobby_router
 from antechamber.moderation.router import router as moderation_router
 from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.router import router as rooms_router
 from antechamber.settings import Settings, load_settings
+from antechamber.webhooks.router import WEBHOOK_PATH
 from antechamber.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 API = API_PREFIX.rstrip("/")
+# What the stop leaves for closing connections and clients, out of its time bound.
+CLOSE_SHARE = 0.2
+
+
+def graceful_timeout_s(settings: Settings) -> float:
+    """How long the server waits for in-flight requests once it stops accepting."""
+    return settings.shutdown_timeout_s * (1 - CLOSE_SHARE)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -46,11 +57,19 @@ def create_app(settings: Settings) -> FastAPI:
         services.broker.listen(ROOMS_CHANNEL, services.room_cache.invalidate)
         services.broker.listen_all(services.lobby.on_event)
         await services.broker.start()
+        services.shutdown.on_drain(services.broker.end_subscriptions)
+        restore_signals = chain_stop_signals(services.shutdown, settings.shutdown_delay_s)
         services.reconciler.start()
         try:
             yield
         finally:
-            await services.close()
+            restore_signals()
+            services.shutdown.begin()
+            try:
+                async with asyncio.timeout(settings.shutdown_timeout_s * CLOSE_SHARE):
+                    await services.close()
+            except TimeoutError:
+                logger.warning("closing connections took too long; exiting anyway")
 
     app = FastAPI(
         title="Antechamber",
@@ -74,6 +93,11 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.frontend_dir is not None:
         _serve_frontend(app, settings.frontend_dir)
 
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        exempt_paths=frozenset({f"{API}{WEBHOOK_PATH}"}),
+    )
     app.add_middleware(CSRFCookieMiddleware, secure=settings.is_production)
     if settings.allowed_origins:
         app.add_middleware(

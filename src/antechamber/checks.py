@@ -26,7 +26,7 @@ async def run_checks(settings: Settings) -> int:
     ]
     failed = False
     for name, problem in results:
-        if problem and not problem.startswith("skipped"):
+        if problem and not problem.startswith(("skipped", "warning")):
             failed = True
             print(f"FAIL {name}: {problem}", file=sys.stderr)
         else:
@@ -66,9 +66,20 @@ async def _redis(settings: Settings) -> str | None:
     client = Redis.from_url(settings.redis.url)
     try:
         await client.ping()
+        persistence = await client.info("persistence")
     finally:
         await client.aclose()
-    return None
+    return persistence_warning(persistence)
+
+
+def persistence_warning(info: dict[str, object]) -> str | None:
+    """Without persistence a Redis restart logs everyone out and empties every lobby."""
+    if str(info.get("aof_enabled", "0")) == "1":
+        return None
+    return (
+        "warning: this Redis does not persist (appendonly is off): a restart loses every "
+        "login session, waiting place and admission; run it with --appendonly yes"
+    )
 
 
 async def _livekit(settings: Settings) -> str | None:

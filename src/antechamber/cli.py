@@ -55,7 +55,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int | None) -> int
 
         upgrade(settings.database.url)
         os.environ["ANTECHAMBER_MIGRATE_ON_START"] = "false"
-    uvicorn.run(
+    from antechamber.app import graceful_timeout_s
+
+    config = uvicorn.Config(
         "antechamber.app:app_from_env",
         factory=True,
         host=host,
@@ -64,7 +66,25 @@ def _serve(settings: Settings, host: str, port: int, workers: int | None) -> int
         log_level=settings.log_level,
         proxy_headers=True,
         access_log=False,
+        timeout_graceful_shutdown=max(1, round(graceful_timeout_s(settings))),
     )
+    if count == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else 1
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def terminate_all(self) -> None:
+            # The workers close their copies of the listening socket as they stop; the
+            # supervisor's copy would keep it open, and connections made meanwhile would
+            # wait in its backlog, never answered. Closed, new connections are refused at
+            # once and a balancer sends them elsewhere.
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
+
+    Supervisor(config, sockets=[config.bind_socket()]).run()
     return 0
 
 

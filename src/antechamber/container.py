@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from antechamber.auth.oidc import OIDCClient
@@ -20,6 +23,7 @@ from antechamber.auth.sessions import (
     SessionService,
 )
 from antechamber.db.session import create_engine, create_sessionmaker
+from antechamber.http.shutdown import Shutdown
 from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from antechamber.lobby.memory_store import MemoryLobbyStore
@@ -53,6 +57,11 @@ from antechamber.webhooks.receiver import WebhookVerifier
 from antechamber.webhooks.service import WebhookService
 
 REDIS_TIMEOUT_S = 5.0
+# A pooled connection that a Redis restart broke fails on its next use: that command is
+# retried at once on a fresh connection. Short and few, so a Redis that is really down
+# answers 503 within milliseconds instead of holding the request. Time-outs are not
+# retried (a slow Redis would hold each request several times the time-out).
+REDIS_RETRY = Retry(ExponentialBackoff(cap=0.2, base=0.02), 2, (RedisConnectionError,))
 
 
 @dataclass
@@ -77,6 +86,7 @@ class Services:
     reconciler: Reconciler
     # Told when a LiveKit room ends; the webhook handlers read this very list.
     room_finished_listeners: list[RoomFinishedListener] = field(default_factory=list)
+    shutdown: Shutdown = field(default_factory=Shutdown)
 
     @property
     def secret_key(self) -> bytes:
@@ -100,19 +110,7 @@ def build_services(settings: Settings) -> Services:
     """Needs a running event loop (the LiveKit SDK opens its HTTP session at once)."""
     engine = create_engine(settings.database)
     sessionmaker = create_sessionmaker(engine)
-    redis = (
-        Redis(
-            connection_pool=BlockingConnectionPool.from_url(
-                settings.redis.url,
-                max_connections=settings.redis.max_connections,
-                timeout=REDIS_TIMEOUT_S,
-                socket_timeout=REDIS_TIMEOUT_S,
-                health_check_interval=30,
-            )
-        )
-        if settings.redis.url
-        else None
-    )
+    redis = build_redis(settings)
     kv: KeyValueStore = RedisKeyValueStore(redis) if redis is not None else MemoryKeyValueStore()
     broker: Broker = (
         RedisBroker(redis, (LOBBY_EVENTS_PATTERN, ROOMS_CHANNEL))
@@ -199,6 +197,22 @@ def build_services(settings: Settings) -> Services:
         moderation=ModerationService(settings, livekit, lobby, bans),
         reconciler=reconciler,
         room_finished_listeners=listeners,
+    )
+
+
+def build_redis(settings: Settings) -> Redis | None:
+    if not settings.redis.url:
+        return None
+    return Redis(
+        connection_pool=BlockingConnectionPool.from_url(
+            settings.redis.url,
+            max_connections=settings.redis.max_connections,
+            timeout=REDIS_TIMEOUT_S,
+            socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+            health_check_interval=30,
+            retry=REDIS_RETRY,
+        )
     )
 
 

@@ -23,19 +23,34 @@ READ_TICK_S = 1.0
 SUBSCRIBE_WAIT_S = 2.0
 
 
+class SubscriptionEnded(Exception):
+    """The process is stopping: whoever follows this subscription must end its stream."""
+
+
 class Subscription:
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        # None in the queue marks the end.
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.ended = False
+
+    def end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self.queue.put_nowait(None)
 
     async def next(self, wait_s: float) -> str | None:
-        """The next message, or None when `wait_s` seconds pass without one."""
+        """The next message, or None when `wait_s` seconds pass without one; raises
+        SubscriptionEnded once the broker ends its subscriptions."""
         # asyncio.timeout, not wait_for: no inner task whose cancellation could be lost
         # when the stream itself is cancelled (a client leaving, a shutdown).
         try:
             async with asyncio.timeout(wait_s):
-                return await self.queue.get()
+                message = await self.queue.get()
         except TimeoutError:
             return None
+        if message is None:
+            raise SubscriptionEnded
+        return message
 
 
 Listener = Callable[[str], None]
@@ -51,6 +66,10 @@ class Broker(Protocol):
         ...
 
     def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
+
+    def end_subscriptions(self) -> None:
+        """Ends every open subscription, and every later one at once (a stopping process)."""
+        ...
 
     def listen_all(self, listener: ChannelListener) -> None:
         """Calls `listener(channel, message)` for every message the process receives."""
@@ -68,6 +87,27 @@ class _Fanout:
         self.subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self.listeners: dict[str, list[Listener]] = defaultdict(list)
         self.catch_all: list[ChannelListener] = []
+        self.ended = False
+
+    def add(self, channel: str) -> Subscription:
+        subscription = Subscription()
+        if self.ended:
+            subscription.end()
+        self.subscribers[channel].add(subscription)
+        return subscription
+
+    def remove(self, channel: str, subscription: Subscription) -> None:
+        subscribers = self.subscribers.get(channel)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self.subscribers[channel]
+
+    def end_all(self) -> None:
+        self.ended = True
+        for subscriptions in self.subscribers.values():
+            for subscription in subscriptions:
+                subscription.end()
 
     def deliver(self, channel: str, message: str) -> None:
         for subscription in self.subscribers.get(channel, ()):
@@ -105,19 +145,14 @@ class MemoryBroker:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        subscription = Subscription()
-        self._fanout.subscribers[channel].add(subscription)
+        subscription = self._fanout.add(channel)
         try:
             yield subscription
         finally:
-            self._remove(channel, subscription)
+            self._fanout.remove(channel, subscription)
 
-    def _remove(self, channel: str, subscription: Subscription) -> None:
-        subscribers = self._fanout.subscribers.get(channel)
-        if subscribers is not None:
-            subscribers.discard(subscription)
-            if not subscribers:
-                del self._fanout.subscribers[channel]
+    def end_subscriptions(self) -> None:
+        self._fanout.end_all()
 
     async def start(self) -> None:
         return None
@@ -164,16 +199,14 @@ class RedisBroker:
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
         await self.start()
-        subscription = Subscription()
-        self._fanout.subscribers[channel].add(subscription)
+        subscription = self._fanout.add(channel)
         try:
             yield subscription
         finally:
-            subscribers = self._fanout.subscribers.get(channel)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._fanout.subscribers[channel]
+            self._fanout.remove(channel, subscription)
+
+    def end_subscriptions(self) -> None:
+        self._fanout.end_all()
 
     async def _read(self, pubsub: PubSub) -> None:
         # A flag, not only cancellation: on Python 3.11 a cancel that lands while redis-py's

@@ -171,6 +171,14 @@ class Settings(BaseSettings):
     # The embedded SQLite default migrates itself at start-up; PostgreSQL never does.
     migrate_on_start: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Bodies over this are refused with 413 before they are read (the webhook has its own).
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    # On SIGTERM: streams end at once, in-flight requests get the rest of this bound, and
+    # the process exits within it (after the delay below).
+    shutdown_timeout_s: float = Field(default=10.0, ge=1, le=600)
+    # Time between SIGTERM and closing the listening socket, answering /readyz with 503,
+    # for balancers that only learn from health checks. 0: close at once.
+    shutdown_delay_s: float = Field(default=0.0, ge=0, le=120)
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

@@ -21,7 +21,8 @@ from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.settings import LiveKitSettings, ReconcileSettings, Settings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, make_settings
 from tests.http_server import HttpBrowser, ThreadedServer
-from tests.livekit_server import LiveKitServer, free_port, livekit_binary, start_livekit
+from tests.livekit_server import LiveKitServer, livekit_binary, start_livekit
+from tests.servers import free_port
 
 GATEWAY_TIMEOUT_S = 3.0
 WEBHOOK_PATH = "/api/v1.0/rooms/webhooks-livekit/"

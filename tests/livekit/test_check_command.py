@@ -8,7 +8,7 @@ from antechamber.checks import run_checks
 from antechamber.settings import LiveKitSettings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 from tests.livekit.conftest import Live
-from tests.livekit_server import free_port
+from tests.servers import free_port
 
 
 async def test_it_reaches_the_live_server(live: Live, capsys: pytest.CaptureFixture[str]) -> None:

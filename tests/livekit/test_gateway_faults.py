@@ -13,7 +13,7 @@ from antechamber.livekit.gateway import LiveKitGateway, ParticipantPermission
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.livekit.twirp_double import Fault, TwirpDouble, twirp_double
-from tests.livekit_server import free_port
+from tests.servers import free_port
 
 TIMEOUT_S = 0.5
 # Generous bound for "within the time-out" on a loaded 2-core machine, far below a hang.

@@ -12,7 +12,6 @@ from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, LobbyStore, Timeouts
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
-from tests.conftest import REDIS_URL, need_service
 
 
 @dataclass
@@ -30,8 +29,7 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
     redis: Redis | None = None
     brokers: list[Broker] = []
     if request.param == "redis":
-        need_service("Redis", REDIS_URL, 6379)
-        redis = Redis.from_url(REDIS_URL)
+        redis = Redis.from_url(request.getfixturevalue("redis_url"))
         await redis.flushdb()
 
     def factory(timeouts: Timeouts = DEFAULT_TIMEOUTS) -> StoreUnderTest:

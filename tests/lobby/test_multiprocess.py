@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -19,9 +15,9 @@ import pytest
 
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, clean_backend
 from tests.livekit_helpers import verify
-from tests.livekit_server import free_port
+from tests.servers import free_port, serve_env, serving
+from tests.visitors import Visitor
 
-START_TIMEOUT_S = 20.0
 WAITING_TIMEOUT_S = 6
 POLL_INTERVAL_S = 2
 
@@ -31,101 +27,26 @@ class Cluster:
         self.urls = [f"http://127.0.0.1:{port}" for port in ports]
 
 
-class Visitor:
-    """One browser: cookies shared by every process, as behind one load balancer.
-
-    Cookies are kept here, per visitor, and sent explicitly; the shared client's own jar
-    is emptied before each request so one visitor's cookies never reach another's call.
-    """
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.cookies: dict[str, str] = {}
-
-    def _headers(self, unsafe: bool) -> dict[str, str]:
-        headers = {}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if unsafe and "csrftoken" in self.cookies:
-            headers["X-CSRFToken"] = self.cookies["csrftoken"]
-        return headers
-
-    def _keep(self, response: httpx.Response) -> None:
-        for name, value in response.cookies.items():
-            self.cookies[name] = value
-
-    async def request(self, method: str, url: str, body: Any = None) -> httpx.Response:
-        self.client.cookies.clear()
-        response = await self.client.request(
-            method, url, json=body, headers=self._headers(method != "GET")
-        )
-        self._keep(response)
-        return response
-
-    @asynccontextmanager
-    async def stream(self, url: str) -> AsyncIterator[httpx.Response]:
-        self.client.cookies.clear()
-        async with self.client.stream("GET", url, headers=self._headers(False)) as response:
-            yield response
-
-
 @pytest.fixture(scope="module")
-def cluster(postgres_backend: Backend) -> Iterator[Cluster]:
+def cluster(
+    postgres_backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     clean_backend(postgres_backend)
-    ports = [free_port() for _ in range(3)]
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("ANTECHAMBER_", "LIVEKIT_"))},
-        "DATABASE_URL": postgres_backend.database_url,
-        "REDIS_URL": postgres_backend.redis_url or "",
-        "ANTECHAMBER_SECRET_KEY": "multi-process-test-secret-0123456789abcdef",
-        "ANTECHAMBER_DEV_LOGIN_ENABLED": "true",
-        "ANTECHAMBER_LOBBY_WAITING_TIMEOUT_S": str(WAITING_TIMEOUT_S),
-        "ANTECHAMBER_LOBBY_POLL_INTERVAL_S": str(POLL_INTERVAL_S),
-        "ANTECHAMBER_LOBBY_RATE_LIMIT_PER_MINUTE": "0",
+    env = serve_env(
+        postgres_backend.database_url,
+        postgres_backend.redis_url,
+        ANTECHAMBER_SECRET_KEY="multi-process-test-secret-0123456789abcdef",
+        ANTECHAMBER_LOBBY_WAITING_TIMEOUT_S=str(WAITING_TIMEOUT_S),
+        ANTECHAMBER_LOBBY_POLL_INTERVAL_S=str(POLL_INTERVAL_S),
+        ANTECHAMBER_LOBBY_RATE_LIMIT_PER_MINUTE="0",
         # A LiveKit nobody listens on: the lobby must work without it.
-        "LIVEKIT_URL": f"ws://127.0.0.1:{free_port()}",
-        "LIVEKIT_API_KEY": LIVEKIT_KEY,
-        "LIVEKIT_API_SECRET": LIVEKIT_SECRET,
-        "LIVEKIT_TIMEOUT_S": "0.5",
-        "ANTECHAMBER_LOG_LEVEL": "warning",
-    }
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "antechamber.cli", "serve", "--port", str(port)], env=env
-        )
-        for port in ports
-    ]
-    try:
-        _wait_until_up(ports)
-        yield Cluster(ports)
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def _wait_until_up(ports: list[int]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    for port in ports:
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server on port {port} did not start")
-            time.sleep(0.1)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
+        LIVEKIT_URL=f"ws://127.0.0.1:{free_port()}",
+        LIVEKIT_API_KEY=LIVEKIT_KEY,
+        LIVEKIT_API_SECRET=LIVEKIT_SECRET,
+        LIVEKIT_TIMEOUT_S="0.5",
+    )
+    with serving(env, tmp_path_factory.mktemp("cluster"), count=3) as processes:
+        yield Cluster([process.port for process in processes])
 
 
 async def _restricted_room(admin: Visitor, base: str) -> dict[str, Any]:
@@ -241,8 +162,9 @@ async def test_it_keeps_a_place_that_polls_at_the_documented_interval(
     while time.monotonic() < deadline:
         await asyncio.sleep(POLL_INTERVAL_S)
         turn += 1
-        body = (await patient.request("POST", cluster.urls[turn % 3] + path, {})).json()
-        assert body["status"] == "waiting"
+        response = await patient.request("POST", cluster.urls[turn % 3] + path, {})
+        body = response.json()
+        assert body.get("status") == "waiting", (response.status_code, body)
         assert body["id"] == patient_id
     listed = await admin.request(
         "GET", f"{cluster.urls[2]}/api/v1.0/rooms/{room['id']}/waiting-participants/"

@@ -10,7 +10,7 @@ import pytest
 from antechamber.settings import LiveKitSettings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser
 from tests.helpers import ROOMS, create_room, grant, me
-from tests.livekit_server import free_port
+from tests.servers import free_port
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ import pytest
 from redis.asyncio import Redis
 
 from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore, ban_key
-from tests.conftest import REDIS_URL, need_service
 
 ROOM, OTHER = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    need_service("Redis", REDIS_URL, 6379)
-    client = Redis.from_url(REDIS_URL)
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
     await client.flushdb()
     yield client
     await client.aclose()
@@ -27,8 +25,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[BanStore]:
     if request.param == "memory":
         yield MemoryBanStore()
         return
-    need_service("Redis", REDIS_URL, 6379)
-    client = Redis.from_url(REDIS_URL)
+    client = Redis.from_url(request.getfixturevalue("redis_url"))
     await client.flushdb()
     yield RedisBanStore(client)
     await client.aclose()

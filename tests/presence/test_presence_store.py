@@ -20,7 +20,6 @@ from antechamber.presence.store import (
     PresenceStore,
     PresentParticipant,
 )
-from tests.conftest import REDIS_URL, need_service
 
 ALICE = PresentParticipant("alice", "PA_a", "Alice", 10)
 BOB = PresentParticipant("bob", "PA_b", "Bob", 5)
@@ -31,8 +30,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[PresenceStore]:
     if request.param == "memory":
         yield MemoryPresenceStore()
         return
-    need_service("Redis", REDIS_URL, 6379)
-    redis = Redis.from_url(REDIS_URL)
+    redis = Redis.from_url(request.getfixturevalue("redis_url"))
     rooms = ("room-1", "room-2")
     await redis.delete(ROOMS_KEY, *map(presence_key, rooms), *map(gone_key, rooms))
     yield RedisPresenceStore(redis)

@@ -14,7 +14,6 @@ from antechamber.presence.reconciler import Outcome, Reconciler
 from antechamber.presence.store import MemoryPresenceStore, PresentParticipant
 from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns, lock_key, turn_key
 from antechamber.settings import ReconcileSettings
-from tests.conftest import REDIS_URL, need_service
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -22,8 +21,7 @@ async def turns(request: pytest.FixtureRequest) -> AsyncIterator[Turns]:
     if request.param == "memory":
         yield MemoryTurns()
         return
-    need_service("Redis", REDIS_URL, 6379)
-    redis = Redis.from_url(REDIS_URL)
+    redis = Redis.from_url(request.getfixturevalue("redis_url"))
     await redis.delete(lock_key("room-1"), turn_key("room-1", "all"))
     yield RedisTurns(redis)
     await redis.aclose()

@@ -9,7 +9,7 @@ import pytest
 
 from antechamber.settings import LiveKitSettings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser
-from tests.livekit_server import free_port
+from tests.servers import free_port
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import httpx2
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -125,7 +126,9 @@ class OIDCClient:
                 token = await client.fetch_token(
                     metadata["token_endpoint"], code=code, code_verifier=pending["verifier"]
                 )
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx2.HTTPError) as exc:
+                # Authlib's client is built on httpx2 (installed, so Authlib doesn't fall
+                # back to httpx and warn at every start); our own calls use httpx.
                 raise UpstreamUnavailable("The identity provider is unavailable.") from exc
             except Exception as exc:  # Authlib raises OAuthError subclasses for refusals.
                 raise PermissionDenied(f"The identity provider refused the login: {exc}") from exc

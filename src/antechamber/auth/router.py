@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, EmailStr
+from pydantic import EmailStr
 
 from antechamber.auth.oidc import safe_return_to
 from antechamber.errors import NotFound
+from antechamber.http import csrf
+from antechamber.http.body import RequestBody
 from antechamber.http.csrf import request_origin
 from antechamber.http.deps import SESSION_COOKIE, CurrentUser, Db, ServicesDep
 from antechamber.users import service as users
@@ -75,6 +77,9 @@ async def callback(
 
 @router.get("/logout/", status_code=302, responses={302: {"description": "logged out"}})
 async def logout(request: Request, services: ServicesDep) -> RedirectResponse:
+    # A GET, so the double-submit check can't guard it: another site could log people out
+    # with an image tag. Browsers say where a request comes from; refuse other sites.
+    csrf.refuse_cross_site(request, services.settings.allowed_origins)
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
         await services.sessions.destroy(session_id)
@@ -82,13 +87,17 @@ async def logout(request: Request, services: ServicesDep) -> RedirectResponse:
     if services.oidc is not None:
         target = await services.oidc.end_session_url() or "/"
     response = RedirectResponse(target, status_code=302)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        secure=services.settings.is_production,
+        httponly=True,
+        samesite="lax",
+    )
     return response
 
 
-class DevLogin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DevLogin(RequestBody):
     email: EmailStr
 
 

@@ -27,9 +27,13 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         settings.url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size,
-        # No pre-ping (a round trip per checkout); recycled connections and the
-        # pool's invalidation on disconnect errors cover a restarted server.
+        # A connection broken by a server restart is found at checkout and replaced, so
+        # the first requests after a restart don't fail on it (a round trip per checkout;
+        # requests that don't touch the database never check one out).
+        pool_pre_ping=True,
         pool_recycle=1800,
+        # Waiting for a pooled connection is bounded: past it, 503 (not a hung request).
+        pool_timeout=10,
     )
 
 

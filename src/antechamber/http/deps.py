@@ -40,7 +40,11 @@ async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-Db = Annotated[AsyncSession, Depends(get_db)]
+# scope="function": the transaction ends (commits, or fails into an error answer) when the
+# route returns, BEFORE the response starts. With the default "request" scope FastAPI
+# closes the dependency after the response is sent: a client could read its 201 before
+# the commit, and a failed commit would lose a write it was told succeeded.
+Db = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
 async def user_from_request(request: Request, services: Services, db: AsyncSession) -> User | None:

@@ -8,6 +8,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis import exceptions as redis_errors
+from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from antechamber import errors
@@ -77,6 +79,68 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+# An outage of a dependency is not the client's fault and not a bug: 503, one log line.
+OUTAGE_RETRY_AFTER_S = 2
+# SQLSTATE classes and codes that mean "the database can't do it now", not "the query is
+# wrong": connection exceptions, insufficient resources, operator intervention (shutdown,
+# starting up), and the transaction conflicts a retry resolves.
+_DB_UNAVAILABLE_CLASSES = ("08", "53", "57")
+_DB_RETRY_CODES = ("40001", "40P01")
+_REDIS_OUTAGES = (
+    redis_errors.ConnectionError,  # refused, reset, closed, still loading its data
+    redis_errors.TimeoutError,
+    redis_errors.ReadOnlyError,  # a replica being promoted
+    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,
+)
+
+
+def _sqlstate(exc: db_errors.DBAPIError) -> str:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code is None and orig is not None:
+        code = getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return str(code or "")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, db_errors.TimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(exc, db_errors.DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, db_errors.InterfaceError):
+        return True
+    code = _sqlstate(exc)
+    return code.startswith(_DB_UNAVAILABLE_CLASSES) or code in _DB_RETRY_CODES
+
+
+def _unavailable(what: str, exc: Exception) -> JSONResponse:
+    # The first line only: SQLAlchemy appends the statement and its parameters after it.
+    first_line = next(iter(str(exc).splitlines()), "")
+    logger.warning("%s unavailable: %s: %s", what, type(exc).__name__, first_line)
+    return JSONResponse(
+        {"detail": f"{what.capitalize()} is unavailable right now; try again shortly."},
+        status_code=503,
+        headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
+    )
+
+
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):
+        return _unavailable("the database", exc)
+    return await _unexpected(_request, exc)
+
+
+async def _redis_error(_request: Request, exc: Exception) -> JSONResponse:
+    return _unavailable("the cache (Redis)", exc)
+
+
+async def _network_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Raw socket errors: a driver failing to connect (asyncpg raises ConnectionRefusedError
+    # itself), or a time-out of a dependency.
+    return _unavailable("a service this request needs", exc)
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return JSONResponse({"detail": "Internal error."}, status_code=500)
@@ -86,4 +150,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(db_errors.DBAPIError, _database_error)
+    app.add_exception_handler(db_errors.TimeoutError, _database_error)
+    for kind in _REDIS_OUTAGES:
+        app.add_exception_handler(kind, _redis_error)
+    app.add_exception_handler(OSError, _network_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -26,6 +26,8 @@ async def healthz() -> dict[str, str]:
 
 @health.get("/readyz", responses={503: {"description": "a dependency does not answer"}})
 async def readyz(services: ServicesDep) -> JSONResponse:
+    if services.shutdown.draining:
+        return JSONResponse({"status": "stopping", "failed": []}, status_code=503)
     checks: dict[str, Any] = {"database": ping(services.engine)}
     if services.redis is not None:
         checks["redis"] = services.redis.ping()

@@ -9,9 +9,12 @@ delays an update by one tick.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from antechamber.auth.caller import Caller
@@ -19,12 +22,18 @@ from antechamber.container import Services
 from antechamber.errors import NotFound
 from antechamber.lobby.service import Entry, iso, place_json
 from antechamber.lobby.store import Status, events_channel
+from antechamber.pubsub import SubscriptionEnded
 from antechamber.rooms import policy
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
 from antechamber.tokens.colour import colour_for
 
+logger = logging.getLogger(__name__)
 MAX_TICK_S = 15.0
+
+
+# A stream that has started can't answer 503 any more: it ends, and the client reconnects.
+STORE_OUTAGES = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def sse(data: dict[str, Any], event: str | None = None) -> bytes:
@@ -33,6 +42,10 @@ def sse(data: dict[str, Any], event: str | None = None) -> bytes:
 
 
 KEEPALIVE = b": keepalive\n\n"
+# The last event of a stream that the server ends (the process is stopping, or lost Redis):
+# reconnect in a second, through the balancer, to a process that can go on. An
+# EventSource does so by itself when the stream closes; `retry` sets its delay.
+RECONNECT = b'retry: 1000\nevent: reconnect\ndata: {"reason":"server stopping"}\n\n'
 
 
 def _tick(services: Services) -> float:
@@ -61,34 +74,46 @@ async def participant_stream(
     if opening.status is not Status.WAITING:
         return
     store, room_id, pid = services.lobby.store, str(room.id), caller.participant_id
-    async with services.broker.subscribe(events_channel(room_id)) as subscription:
-        place = await store.get(room_id, pid, refresh=True)
-        while place is not None and place.status is Status.WAITING:
-            message = await subscription.next(_tick(services))
-            if message is None:
-                place = await store.get(room_id, pid, refresh=True)
-                if place is not None and place.status is Status.WAITING:
-                    yield KEEPALIVE
-                continue
-            event = json.loads(message)
-            if event.get("id") != pid or event.get("status") == Status.WAITING.value:
-                continue
-            place = await store.get(room_id, pid, refresh=False)
-        if place is not None:
-            yield sse(services.lobby.entry_for(room, place, caller).as_json())
+    try:
+        async with services.broker.subscribe(events_channel(room_id)) as subscription:
+            place = await store.get(room_id, pid, refresh=True)
+            while place is not None and place.status is Status.WAITING:
+                message = await subscription.next(_tick(services))
+                if message is None:
+                    place = await store.get(room_id, pid, refresh=True)
+                    if place is not None and place.status is Status.WAITING:
+                        yield KEEPALIVE
+                    continue
+                event = json.loads(message)
+                if event.get("id") != pid or event.get("status") == Status.WAITING.value:
+                    continue
+                place = await store.get(room_id, pid, refresh=False)
+            if place is not None:
+                yield sse(services.lobby.entry_for(room, place, caller).as_json())
+    except SubscriptionEnded:
+        yield RECONNECT
+    except STORE_OUTAGES as exc:
+        logger.warning("lobby stream ended: the store failed: %s", type(exc).__name__)
+        yield RECONNECT
 
 
 async def admin_stream(services: Services, room: RoomSnapshot) -> AsyncIterator[bytes]:
     room_id = str(room.id)
-    async with services.broker.subscribe(events_channel(room_id)) as subscription:
-        waiting = await services.lobby.waiting(room)
-        yield sse({"participants": [place_json(p) for p in waiting]}, event="participants")
-        while True:
-            message = await subscription.next(_tick(services))
-            if message is None:
-                yield KEEPALIVE
-                continue
-            yield sse(_change(json.loads(message)), event="participant")
+    try:
+        async with services.broker.subscribe(events_channel(room_id)) as subscription:
+            waiting = await services.lobby.waiting(room)
+            yield sse({"participants": [place_json(p) for p in waiting]}, event="participants")
+            while True:
+                message = await subscription.next(_tick(services))
+                if message is None:
+                    yield KEEPALIVE
+                    continue
+                yield sse(_change(json.loads(message)), event="participant")
+    except SubscriptionEnded:
+        yield RECONNECT
+    except STORE_OUTAGES as exc:
+        logger.warning("admin lobby stream ended: the store failed: %s", type(exc).__name__)
+        yield RECONNECT
 
 
 def _change(event: dict[str, Any]) -> dict[str, Any]:

@@ -7,11 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from antechamber.auth.caller import Caller
 from antechamber.container import Services
-from antechamber.errors import NotFound
+from antechamber.errors import NotFound, TryAgainLater
+from antechamber.http.body import RequestBody
 from antechamber.http.deps import CallerDep, Db, ServicesDep, caller_for_stream
 from antechamber.lobby import events
 from antechamber.moderation.audit import Act, Actor, audited
@@ -22,23 +23,17 @@ from antechamber.tokens.service import MAX_DISPLAY_NAME
 router = APIRouter(tags=["lobby"])
 
 
-class EntryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EntryRequest(RequestBody):
     # Checked (trimmed, 1-100 printable characters) by the token rules, with one reason.
     username: str | None = Field(default=None, max_length=10 * MAX_DISPLAY_NAME)
 
 
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Decision(RequestBody):
     participant_id: uuid.UUID
     allow_entry: bool
 
 
-class DecisionForAll(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DecisionForAll(RequestBody):
     allow_entry: bool
 
 
@@ -53,6 +48,11 @@ async def _admin_room(db: Db, services: Services, room_key: str, caller: Caller)
     room = await _room(db, services, room_key)
     await rooms.require_admin_by_id(db, room.id, caller)
     return room
+
+
+def _refuse_if_stopping(services: Services) -> None:
+    if services.shutdown.draining:
+        raise TryAgainLater("This server is stopping; reconnect to another one.")
 
 
 def _client_address(request: Request) -> str:
@@ -130,6 +130,7 @@ _SSE: dict[int | str, dict[str, Any]] = {
 
 @router.get("/rooms/{room_key}/lobby-events/", response_class=StreamingResponse, responses=_SSE)
 async def lobby_events(room_key: str, request: Request, services: ServicesDep) -> StreamingResponse:
+    _refuse_if_stopping(services)
     # No request-scoped DB session here: a stream may stay open for minutes.
     async with services.sessionmaker() as db:
         caller = await caller_for_stream(request, services, db)
@@ -147,6 +148,7 @@ async def lobby_events(room_key: str, request: Request, services: ServicesDep) -
 async def waiting_participants_events(
     room_key: str, request: Request, services: ServicesDep
 ) -> StreamingResponse:
+    _refuse_if_stopping(services)
     async with services.sessionmaker() as db:
         caller = await caller_for_stream(request, services, db)
         room = await _admin_room(db, services, room_key, caller)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from antechamber.errors import DomainError
 from antechamber.moderation.models import AuditRecord
+from antechamber.text import without_control_characters
 from antechamber.users.models import User
 
 OK = "ok"
@@ -85,14 +86,26 @@ async def write(
             AuditRecord(
                 room_id=room_id,
                 actor_user_id=act.actor.user_id,
-                actor_identity=act.actor.identity,
+                actor_identity=_storable(act.actor.identity),
                 action=act.action,
-                target_identity=act.target,
-                detail=act.detail,
+                target_identity=_storable(act.target),
+                detail=_storable(act.detail),
                 outcome=outcome,
             )
         )
         await db.commit()
+
+
+def _storable(value: Any) -> Any:
+    """Bodies are checked at the edge; this keeps the record of an attempt writable
+    whatever reaches it (PostgreSQL refuses NUL), so no attempt goes unrecorded."""
+    if isinstance(value, str):
+        return without_control_characters(value)
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
 
 
 async def records_of(

@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from antechamber.container import Services
 from antechamber.errors import InvalidInput, NotAuthenticated, PermissionDenied
+from antechamber.http.body import RequestBody
 from antechamber.http.deps import Db, OptionalUser, ServicesDep, UserCaller
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
 from antechamber.moderation import audit
@@ -38,8 +39,8 @@ AttributeValue = Annotated[str, Field(max_length=1000)]
 Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Body(RequestBody):
+    """Every moderation request body."""
 
 
 class Mute(Body):

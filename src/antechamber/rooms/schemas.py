@@ -6,12 +6,12 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
 )
 
+from antechamber.http.body import RequestBody
 from antechamber.rooms.models import AccessLevel, Role
 from antechamber.text import refuse_control_characters
 from antechamber.users.schemas import UserBrief
@@ -26,10 +26,8 @@ RoomName = Annotated[
 ]
 
 
-class RoomConfiguration(BaseModel):
+class RoomConfiguration(RequestBody):
     """What non-admin participants may do. Unknown keys are refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     can_publish_sources: list[Source] = Field(default_factory=lambda: list(ALL_SOURCES))
     everyone_can_mute: bool = True
@@ -46,19 +44,15 @@ class RoomConfiguration(BaseModel):
         return list(dict.fromkeys(sources))
 
 
-class RoomCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RoomCreate(RequestBody):
     name: RoomName
     access_level: AccessLevel | None = None
     configuration: RoomConfiguration | None = None
 
 
-class RoomUpdate(BaseModel):
+class RoomUpdate(RequestBody):
     """PUT replaces every field given here; PATCH changes only the ones sent, and merges
     `configuration` key by key into the current one."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: RoomName | None = None
     access_level: AccessLevel | None = None
@@ -89,15 +83,11 @@ class RoomOut(BaseModel):
     livekit: LiveKitAccess | None = None
 
 
-class AccessCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AccessCreate(RequestBody):
     user: uuid.UUID
     resource: uuid.UUID
     role: Role
 
 
-class AccessUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AccessUpdate(RequestBody):
     role: Role

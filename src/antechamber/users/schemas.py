@@ -4,8 +4,9 @@ import uuid
 import zoneinfo
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from antechamber.http.body import RequestBody
 from antechamber.text import refuse_control_characters
 from antechamber.users.models import User
 
@@ -60,9 +61,7 @@ class UserBrief(BaseModel):
         )
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserUpdate(RequestBody):
     language: Language | None = None
     timezone: TimeZone | None = None
     full_name: FullName | None = Field(default=None)

@@ -10,10 +10,11 @@ from antechamber.webhooks.service import Outcome
 
 router = APIRouter(tags=["webhooks"])
 MAX_BODY_BYTES = 1 << 20  # LiveKit's events are a few kilobytes
+WEBHOOK_PATH = "/rooms/webhooks-livekit/"
 
 
 @router.post(
-    "/rooms/webhooks-livekit/",
+    WEBHOOK_PATH,
     responses={
         401: {"description": "unsigned, forged or expired"},
         503: {"description": "not handled now; LiveKit retries"},
