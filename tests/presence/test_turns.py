@@ -9,11 +9,13 @@ import pytest
 from redis.asyncio import Redis
 
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
-from antechamber.moderation.bans import MemoryBanStore
+from antechamber.moderation.bans import MemoryBanStore, RedisBanStore
 from antechamber.presence.reconciler import Outcome, Reconciler
+from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresentParticipant
 from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns, lock_key, turn_key
 from antechamber.settings import ReconcileSettings
+from tests.servers import free_port
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -74,3 +76,26 @@ async def test_a_room_being_reconciled_elsewhere_is_left_alone(
     assert await presence.count("room-1") == 0
     # The lock was given back.
     assert await reconciler.reconcile_room("room-1") == Outcome(removed=(), changed=0)
+
+
+async def test_a_redis_outage_skips_the_room_without_raising(gateway: SdkLiveKitGateway) -> None:
+    # Nothing listens there: Redis is down for this reconciler.
+    down = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+
+    async def nothing_registered(_names: Sequence[str]) -> set[str]:
+        return set()
+
+    reconciler = Reconciler(
+        ReconcileSettings(),
+        1.0,
+        gateway,
+        RedisPresenceStore(down),
+        RedisBanStore(down),
+        RedisTurns(down),
+        nothing_registered,
+    )
+    try:
+        assert await reconciler.reconcile_room("room-1") is None
+        await reconciler._guarded("banned", reconciler.banned_pass())
+    finally:
+        await down.aclose()

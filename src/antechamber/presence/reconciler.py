@@ -26,6 +26,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
+
 from antechamber.errors import DomainError, NotFound
 from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo
 from antechamber.moderation.bans import BanStore
@@ -91,7 +93,8 @@ class Reconciler:
                 await self._turns.unlock(key, token)
         except DomainError as exc:
             logger.info("room %s not reconciled: %s", room, exc.detail)
-        except (ConnectionError, TimeoutError, OSError) as exc:
+        except (RedisError, ConnectionError, TimeoutError, OSError) as exc:
+            # Redis or LiveKit down: the next period tries again; one line, no traceback.
             logger.warning("room %s not reconciled: %s", room, type(exc).__name__)
         return None
 
@@ -201,5 +204,7 @@ class Reconciler:
             await work
         except DomainError as exc:
             logger.info("reconciliation pass (%s) skipped: %s", what, exc.detail)
+        except (RedisError, ConnectionError, TimeoutError, OSError) as exc:
+            logger.warning("reconciliation pass (%s) skipped: %s", what, type(exc).__name__)
         except Exception:  # the loop outlives any one failure
             logger.exception("reconciliation pass (%s) failed", what)
