@@ -32,6 +32,11 @@ from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.service import LobbyService
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, Timeouts
 from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore
+from antechamber.moderation.microphones import (
+    MemoryMicrophoneLocks,
+    MicrophoneLocks,
+    RedisMicrophoneLocks,
+)
 from antechamber.moderation.service import ModerationService
 from antechamber.presence.reconciler import Reconciler
 from antechamber.presence.redis_store import RedisPresenceStore
@@ -164,6 +169,10 @@ def build_services(settings: Settings) -> Services:
         turns,
         registered_among,
     )
+    microphones: MicrophoneLocks = (
+        RedisMicrophoneLocks(redis) if redis is not None else MemoryMicrophoneLocks()
+    )
+    moderation = ModerationService(settings, livekit, lobby, bans, microphones)
     handlers = WebhookHandlers(
         presence,
         listeners,
@@ -172,6 +181,7 @@ def build_services(settings: Settings) -> Services:
         livekit=livekit,
         reconciler=reconciler,
         configuration_of=configuration_of,
+        on_joined=moderation.on_joined,
     )
 
     verifier = WebhookVerifier(
@@ -194,7 +204,7 @@ def build_services(settings: Settings) -> Services:
         presence=presence,
         webhooks=WebhookService(verifier, processed, handlers),
         bans=bans,
-        moderation=ModerationService(settings, livekit, lobby, bans),
+        moderation=moderation,
         reconciler=reconciler,
         room_finished_listeners=listeners,
     )

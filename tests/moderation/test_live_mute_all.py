@@ -108,6 +108,20 @@ async def test_it_can_take_the_microphone_away_and_give_it_back(
 
             await eventually(told, "bob's client learned it can't publish a microphone")
 
+            # Someone who joins now loses the microphone too.
+            async with live.browser() as carol:
+                carol_token = (
+                    await carol.post(f"{ROOMS}{room_id}/request-entry/", json={"username": "C"})
+                ).json()["livekit"]["token"]
+            async with connected(live.livekit.url, carol_token) as carol_rtc:
+                carol_id = carol_rtc.local_participant.identity
+
+                async def carol_without_microphone() -> bool:
+                    info = await gateway.get_participant(room_id, carol_id)
+                    return MICROPHONE not in info.permission.can_publish_sources
+
+                await eventually(carol_without_microphone, "carol joined without a microphone")
+
             given = await act(alice, room_id, "allow-unmute")
             assert given.status_code == 200, given.text
             assert given.json() == {"status": "success", "participants": 1}

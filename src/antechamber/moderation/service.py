@@ -25,6 +25,7 @@ from antechamber.errors import (
 from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo, ParticipantPermission
 from antechamber.lobby.service import LobbyService
 from antechamber.moderation.bans import BanStore
+from antechamber.moderation.microphones import MicrophoneLocks
 from antechamber.rooms import accesses, policy
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import Role, Room
@@ -76,8 +77,10 @@ class ModerationService:
         livekit: LiveKitGateway,
         lobby: LobbyService,
         bans: BanStore,
+        microphones: MicrophoneLocks,
     ) -> None:
         self._settings = settings
+        self._microphones = microphones
         self._livekit = livekit
         self._lobby = lobby
         self._bans = bans
@@ -108,6 +111,9 @@ class ModerationService:
         """Mutes every microphone of everyone but the owners and administrators; without
         `allow_unmute`, also takes the microphone source away from them."""
         livekit_room = str(room.id)
+        if not allow_unmute:
+            # First, so someone joining meanwhile is caught by the participant_joined rule.
+            await self._microphones.lock(livekit_room)
         targets = [
             p for p in await self._livekit.list_participants(livekit_room) if not _is_admin(p)
         ]
@@ -136,6 +142,7 @@ class ModerationService:
         if "microphone" not in rooms.configuration_of(room).can_publish_sources:
             raise BadRequest("This room doesn't let participants publish a microphone.")
         livekit_room = str(room.id)
+        await self._microphones.unlock(livekit_room)
         targets = [
             p for p in await self._livekit.list_participants(livekit_room) if not _is_admin(p)
         ]
@@ -143,6 +150,11 @@ class ModerationService:
             *(self._set_microphone(livekit_room, p, allowed=True) for p in targets)
         )
         return sum(given)
+
+    async def on_joined(self, livekit_room: str, participant: ParticipantInfo) -> None:
+        """A non-admin joining a room whose microphones are off loses its microphone."""
+        if not _is_admin(participant) and await self._microphones.is_locked(livekit_room):
+            await self._set_microphone(livekit_room, participant, allowed=False)
 
     async def _set_microphone(
         self, livekit_room: str, participant: ParticipantInfo, *, allowed: bool

@@ -21,7 +21,7 @@ from typing import Protocol
 from livekit.protocol.webhook import WebhookEvent
 
 from antechamber.errors import DomainError, NotFound
-from antechamber.livekit.gateway import LiveKitGateway
+from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo
 from antechamber.moderation.bans import BanStore
 from antechamber.presence.store import Left, PresenceStore, PresentParticipant
 from antechamber.rooms.schemas import RoomConfiguration
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 IsRegistered = Callable[[str], Awaitable[bool]]
 ConfigurationOf = Callable[[str], Awaitable[RoomConfiguration | None]]
+# Rules applied to each (not banned) participant who joins a room.
+OnJoined = Callable[[str, ParticipantInfo], Awaitable[None]]
 # A microphone published this soon after joining is "the one they joined with".
 JOIN_MUTE_WINDOW_S = 10
 ADMIN_ROLES = ("owner", "administrator")
@@ -57,7 +59,9 @@ class WebhookHandlers:
         livekit: LiveKitGateway,
         reconciler: ReconcileRequests,
         configuration_of: ConfigurationOf,
+        on_joined: OnJoined,
     ) -> None:
+        self._on_joined = on_joined
         self._configuration_of = configuration_of
         self._presence = presence
         self._bans = bans
@@ -100,6 +104,10 @@ class WebhookHandlers:
                 joined_at=participant.joined_at,
             ),
         )
+        try:
+            await self._on_joined(room, participant)
+        except DomainError as exc:
+            logger.warning("join rules not applied in room %s: %s", room, exc.detail)
 
     async def _remove_banned(self, room: str, identity: str) -> None:
         try:
