@@ -11,6 +11,7 @@ from typing import Any
 
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from antechamber.presence.reconciler import Outcome
+from antechamber.presence.store import PresentParticipant
 from tests.http_server import HttpBrowser
 from tests.livekit.conftest import Delivery, Live
 from tests.livekit.participants import connected, eventually
@@ -201,3 +202,29 @@ async def test_a_left_without_its_joined_reconciles_the_room(
                 assert await _identities(alice, room_id) == {carol_identity}
         finally:
             live.gate.dropping = False
+
+
+async def test_the_periodic_pass_lists_live_rooms_and_clears_finished_ones(
+    live: Live, gateway: SdkLiveKitGateway
+) -> None:
+    async with live.browser() as alice, live.browser() as carol:
+        await alice.login("alice@example.com")
+        live_room = (await new_room(alice, "Live, unlisted", access_level="public"))["id"]
+        finished = (await new_room(alice, "Finished, still listed", access_level="public"))["id"]
+        ghost = PresentParticipant("ghost", "PA_ghost", "Ghost", 1)
+        assert await live.antechamber.call(live.services.presence.joined(finished, ghost))
+        async with (
+            webhooks_lost(live),
+            connected(live.livekit.url, await token(carol, live_room)) as carol_rtc,
+        ):
+            carol_identity = carol_rtc.local_participant.identity
+            await _livekit_lists(gateway, live_room, {carol_identity})
+            assert await _identities(alice, live_room) == set()
+            assert await _identities(alice, finished) == {"ghost"}
+            done = await live.antechamber.call(live.services.reconciler.full_pass())
+            assert done >= 2
+            assert await _identities(alice, live_room) == {carol_identity}
+            assert await _identities(alice, finished) == set()
+            # Its turn is taken for the period: a second pass leaves both rooms alone.
+            again = await live.antechamber.call(live.services.reconciler.full_pass())
+            assert again == 0
