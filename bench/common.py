@@ -306,3 +306,91 @@ async def fill_lobby(room: str, count: int, first: int = 0, chunk: int = 100) ->
             await asyncio.gather(*(one(n) for n in range(start, stop)))
     finally:
         await redis.aclose()
+
+
+@dataclass
+class LiveKitProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    folder: Path
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+def livekit_binary() -> str:
+    """The pinned livekit-server, built by scripts/livekit-server.sh when missing."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "livekit-server.sh"
+    built = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, check=True, timeout=900
+    )
+    return built.stdout.strip().splitlines()[-1]
+
+
+@contextlib.contextmanager
+def livekit_server(
+    folder: Path, port: int, api_key: str, api_secret: str, webhook_url: str | None
+) -> Iterator[LiveKitProcess]:
+    """livekit-server in development mode on loopback, signalling on `port`, media on
+    free ports (webhooks to `webhook_url`, or none); stopped by its PID."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        udp_port = int(probe.getsockname()[1])
+    config: dict[str, object] = {
+        "port": port,
+        "bind_addresses": ["127.0.0.1"],
+        "rtc": {
+            "tcp_port": free_port(),
+            "udp_port": udp_port,
+            "use_external_ip": False,
+            "node_ip": "127.0.0.1",
+            "enable_loopback_candidate": True,
+        },
+        "keys": {api_key: api_secret},
+        "room": {"departure_timeout": 1, "empty_timeout": 10},
+        "logging": {"level": "warn"},
+    }
+    if webhook_url:
+        config["webhook"] = {"api_key": api_key, "urls": [webhook_url]}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "livekit.yaml").write_text(json.dumps(config))
+    with (folder / "livekit.log").open("wb") as log:
+        process = subprocess.Popen(
+            [livekit_binary(), "--dev", "--config", str(folder / "livekit.yaml")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("livekit-server did not start")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield LiveKitProcess(process, port, folder)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def percentiles(values_ms: list[float]) -> str:
+    ordered = sorted(values_ms)
+
+    def rank(p: int) -> float:
+        # Nearest rank: with 20 samples, p99 is the largest.
+        index = -(-len(ordered) * p // 100) - 1
+        return ordered[max(0, min(len(ordered) - 1, index))]
+
+    return (
+        f"n={len(ordered)} p50 {rank(50):.0f} ms, p99 {rank(99):.0f} ms, "
+        f"min {ordered[0]:.0f} ms, max {ordered[-1]:.0f} ms"
+    )

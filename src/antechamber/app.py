@@ -63,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         await services.broker.start()
         services.shutdown.on_drain(services.broker.end_subscriptions)
         restore_signals = chain_stop_signals(services.shutdown, settings.shutdown_delay_s)
+        services.reconciler.start()
         try:
             yield
         finally:

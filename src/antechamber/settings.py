@@ -166,6 +166,24 @@ class EmailSettings(BaseSettings):
         return bool(self.host)
 
 
+class ReconcileSettings(BaseSettings):
+    """The reconciler: compares each live room with LiveKit's `ListParticipants`, removes
+    banned identities and fixes the participant list, whatever the webhooks did."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_RECONCILE_", extra="ignore")
+
+    enabled: bool = True
+    # Every live room is compared with LiveKit at least this often (one ListRooms per
+    # process, one ListParticipants per room, whichever process takes the room's turn).
+    interval_s: float = Field(default=30.0, ge=1, le=3600)
+    # Rooms with a ban in force are checked this often: how long a banned participant
+    # can stay when LiveKit's participant_joined webhook doesn't reach us.
+    banned_interval_s: float = Field(default=1.0, ge=0.2, le=300)
+    # Rooms reconciled per pass and process, and LiveKit calls in flight at once.
+    max_rooms: int = Field(default=200, ge=1, le=100_000)
+    concurrency: int = Field(default=8, ge=1, le=100)
+
+
 class OIDCSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_OIDC_", extra="ignore")
 
@@ -191,9 +209,17 @@ class Settings(BaseSettings):
     # Exact origins (scheme://host[:port]) allowed for CORS, CSRF and login redirects.
     allowed_origins: CommaList = Field(default_factory=list)
     dev_login_enabled: bool = False
-    token_ttl_s: int = Field(default=600, ge=30, le=86400)
+    # A token only has to be valid when the client connects: LiveKit sends connected
+    # participants fresh tokens itself. Two minutes cover a slow connection (ICE, TURN
+    # fall-back, the client's retries) and clock skew, and bound how long a token that
+    # leaked or was obtained before a ban is worth anything.
+    token_ttl_s: int = Field(default=120, ge=30, le=86400)
     session_ttl_s: int = Field(default=14 * 86400, ge=60)
+    # Operator policy: the access levels rooms may have on this deployment, the one new
+    # rooms get, whether anonymous people may ever join, whether unknown slugs are rooms.
+    access_levels: CommaList = Field(default_factory=lambda: ["public", "trusted", "restricted"])
     default_access_level: AccessLevel = "public"
+    allow_anonymous: bool = True
     allow_unregistered_rooms: bool = False
     default_display_name: str = Field(default="Anonymous", min_length=1, max_length=100)
     authenticated_users_can_edit_display_name: bool = True
@@ -223,8 +249,18 @@ class Settings(BaseSettings):
     frontend: FrontendSettings = Field(default_factory=FrontendSettings)
     connection_test: ConnectionTestSettings = Field(default_factory=ConnectionTestSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
 
-    _split = field_validator("allowed_origins", mode="before")(_split_commas)
+    _split = field_validator("allowed_origins", "access_levels", mode="before")(_split_commas)
+
+    @field_validator("access_levels")
+    @classmethod
+    def _levels(cls, levels: list[str]) -> list[str]:
+        known = ("public", "trusted", "restricted")
+        unknown = [level for level in levels if level not in known]
+        if unknown or not levels:
+            raise ValueError(f"access levels are a non-empty list of {', '.join(known)}")
+        return [level for level in known if level in levels]
 
     @field_validator("allowed_origins")
     @classmethod
@@ -237,6 +273,15 @@ class Settings(BaseSettings):
         if self.workers > 1 and not self.redis.url:
             # In-memory sessions and lobby can't be shared between processes.
             problems.append("REDIS_URL is required with more than one worker")
+        if self.default_access_level not in self.access_levels:
+            problems.append(
+                "ANTECHAMBER_DEFAULT_ACCESS_LEVEL must be one of ANTECHAMBER_ACCESS_LEVELS"
+            )
+        if self.allow_unregistered_rooms and "public" not in self.access_levels:
+            problems.append(
+                "ANTECHAMBER_ALLOW_UNREGISTERED_ROOMS needs public rooms "
+                "(unregistered rooms are public) in ANTECHAMBER_ACCESS_LEVELS"
+            )
         if self.environment == "production":
             problems.extend(self._production_problems())
         if problems:

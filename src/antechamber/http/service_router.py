@@ -103,4 +103,11 @@ async def config(services: ServicesDep) -> dict[str, Any]:
             "events": True,
         },
         "login_methods": login_methods,
+        # The operator's policy (what the API refuses), so the front end offers only it.
+        "policy": {
+            "access_levels": settings.access_levels,
+            "default_access_level": settings.default_access_level,
+            "allow_anonymous": settings.allow_anonymous,
+            "allow_unregistered_rooms": settings.allow_unregistered_rooms,
+        },
     }

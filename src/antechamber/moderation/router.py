@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi import Body as BodyParam
-from pydantic import ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from antechamber.container import Services
 from antechamber.errors import InvalidInput, NotAuthenticated, PermissionDenied
@@ -100,6 +100,15 @@ class Rename(Body):
     name: str = Field(max_length=MAX_DISPLAY_NAME, json_schema_extra={"pattern": NAME_PATTERN})
 
 
+class MuteAll(Body):
+    # False: also take the microphone away, so they can't unmute (see allow-unmute).
+    allow_unmute: StrictBool = True
+
+
+class AllowUnmute(Body):
+    pass
+
+
 class EndMeeting(Body):
     pass
 
@@ -140,6 +149,41 @@ async def mute_participant(
             act.actor.identity = who.identity
         await services.moderation.mute(room, target, body.track_sid)
     return SUCCESS
+
+
+@router.post("/rooms/{room_key}/mute-all/", responses=errors(401, 403, 404, 502))
+async def mute_all(
+    room_key: str,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    body: Annotated[MuteAll, BodyParam(default_factory=MuteAll)],
+) -> dict[str, str | int]:
+    """Mutes the microphone of every participant but the owners and administrators."""
+    room = await rooms.get_or_404(db, room_key)
+    allow_unmute = body.allow_unmute
+    async with _act(services, room, caller.user, "mute_all", allow_unmute=allow_unmute) as act:
+        await rooms.require_admin(db, room, caller)
+        result = await services.moderation.mute_all(room, allow_unmute)
+        act.detail.update(participants=result.participants, tracks=result.tracks)
+    return {**SUCCESS, "participants": result.participants, "muted_tracks": result.tracks}
+
+
+@router.post("/rooms/{room_key}/allow-unmute/", responses=errors(401, 403, 404, 502))
+async def allow_unmute(
+    room_key: str,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    body: Annotated[AllowUnmute, BodyParam(default_factory=AllowUnmute)],
+) -> dict[str, str | int]:
+    """Gives the microphone back to every non-admin after `mute-all` took it away."""
+    room = await rooms.get_or_404(db, room_key)
+    async with _act(services, room, caller.user, "allow_unmute") as act:
+        await rooms.require_admin(db, room, caller)
+        count = await services.moderation.allow_unmute(room)
+        act.detail["participants"] = count
+    return {**SUCCESS, "participants": count}
 
 
 @router.post("/rooms/{room_key}/update-participant/", responses=errors(401, 403, 404, 502))
@@ -237,6 +281,37 @@ async def send_to_lobby(
         await rooms.require_admin(db, room, caller)
         place = await services.moderation.send_to_lobby(room, body.participant_identity)
     return {**SUCCESS, "participant_id": place}
+
+
+class LiveParticipant(BaseModel):
+    identity: str
+    sid: str
+    name: str
+    joined_at: int
+
+
+class LiveParticipants(BaseModel):
+    count: int
+    participants: list[LiveParticipant]
+
+
+@router.get(
+    "/rooms/{room_key}/participants/",
+    responses=errors(401, 403, 404),
+    response_model=LiveParticipants,
+)
+async def live_participants(
+    room_key: str, db: Db, services: ServicesDep, caller: UserCaller
+) -> LiveParticipants:
+    """Who is in the live room, as webhooks and the reconciliation with LiveKit keep it
+    (oldest first)."""
+    room = await rooms.get_or_404(db, room_key)
+    await rooms.require_admin(db, room, caller)
+    listed = await services.presence.participants(str(room.id))
+    return LiveParticipants(
+        count=len(listed),
+        participants=[LiveParticipant(**vars(p)) for p in listed],
+    )
 
 
 @router.get(

@@ -6,6 +6,7 @@ may change it and keeps what LiveKit can't: bans, lobby places and roles.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
@@ -22,12 +23,13 @@ from antechamber.errors import (
     NotFound,
     PermissionDenied,
 )
-from antechamber.livekit.gateway import LiveKitGateway, ParticipantPermission
+from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo, ParticipantPermission
 from antechamber.lobby.service import LobbyService
 from antechamber.moderation.bans import BanStore
-from antechamber.rooms import accesses
+from antechamber.moderation.microphones import MicrophoneLocks
+from antechamber.rooms import accesses, policy
 from antechamber.rooms import service as rooms
-from antechamber.rooms.models import AccessLevel, Role, Room
+from antechamber.rooms.models import Role, Room
 from antechamber.settings import Settings
 from antechamber.users.models import User
 from livekit import api as lk
@@ -58,6 +60,15 @@ class Participant:
     is_authenticated: bool
 
 
+MUTE_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class MuteAllResult:
+    participants: int  # non-admins in the room
+    tracks: int  # microphones muted now (others were muted already)
+
+
 @dataclass(frozen=True)
 class PermissionChange:
     can_subscribe: bool | None = None
@@ -77,8 +88,10 @@ class ModerationService:
         livekit: LiveKitGateway,
         lobby: LobbyService,
         bans: BanStore,
+        microphones: MicrophoneLocks,
     ) -> None:
         self._settings = settings
+        self._microphones = microphones
         self._livekit = livekit
         self._lobby = lobby
         self._bans = bans
@@ -104,6 +117,76 @@ class ModerationService:
             raise PermissionDenied("You are not in this room.") from exc
         attributes = claims.attributes or {}
         return Participant(claims.identity, attributes.get("is_authenticated") == "true")
+
+    async def mute_all(self, room: Room, allow_unmute: bool) -> MuteAllResult:
+        """Mutes every microphone of everyone but the owners and administrators; without
+        `allow_unmute`, also takes the microphone source away from them."""
+        livekit_room = str(room.id)
+        if not allow_unmute:
+            # First, so someone joining meanwhile is caught by the participant_joined rule.
+            await self._microphones.lock(livekit_room)
+        targets = [
+            p for p in await self._livekit.list_participants(livekit_room) if not _is_admin(p)
+        ]
+        limit = asyncio.Semaphore(MUTE_CONCURRENCY)
+
+        async def one(participant: ParticipantInfo) -> int:
+            muted = 0
+            async with limit:
+                for track in participant.tracks:
+                    if track.source == lk.TrackSource.MICROPHONE and not track.muted:
+                        with contextlib.suppress(NotFound):  # gone meanwhile
+                            await self._livekit.mute_track(
+                                livekit_room, participant.identity, track.sid, True
+                            )
+                            muted += 1
+                if not allow_unmute:
+                    await self._set_microphone(livekit_room, participant, allowed=False)
+            return muted
+
+        counts = await asyncio.gather(*(one(p) for p in targets))
+        return MuteAllResult(participants=len(targets), tracks=sum(counts))
+
+    async def allow_unmute(self, room: Room) -> int:
+        """Gives the microphone source back to every non-admin, if the room lets them
+        publish it; returns how many participants got it back."""
+        if "microphone" not in rooms.configuration_of(room).can_publish_sources:
+            raise BadRequest("This room doesn't let participants publish a microphone.")
+        livekit_room = str(room.id)
+        await self._microphones.unlock(livekit_room)
+        targets = [
+            p for p in await self._livekit.list_participants(livekit_room) if not _is_admin(p)
+        ]
+        given = await asyncio.gather(
+            *(self._set_microphone(livekit_room, p, allowed=True) for p in targets)
+        )
+        return sum(given)
+
+    async def on_joined(self, livekit_room: str, participant: ParticipantInfo) -> None:
+        """A non-admin joining a room whose microphones are off loses its microphone."""
+        if not _is_admin(participant) and await self._microphones.is_locked(livekit_room):
+            await self._set_microphone(livekit_room, participant, allowed=False)
+
+    async def _set_microphone(
+        self, livekit_room: str, participant: ParticipantInfo, *, allowed: bool
+    ) -> bool:
+        """Adds or removes the microphone source; True when something changed."""
+        permission = ParticipantPermission()
+        permission.CopyFrom(participant.permission)
+        sources = [s for s in permission.can_publish_sources if s != lk.TrackSource.MICROPHONE]
+        if allowed:
+            sources.append(lk.TrackSource.MICROPHONE)
+        if sorted(sources) == sorted(permission.can_publish_sources):
+            return False
+        del permission.can_publish_sources[:]
+        permission.can_publish_sources.extend(sources)
+        permission.can_publish = bool(sources)
+        with contextlib.suppress(NotFound):
+            await self._livekit.update_participant(
+                livekit_room, participant.identity, permission=permission
+            )
+            return True
+        return False
 
     async def mute(self, room: Room, identity: str, track_sid: str) -> None:
         # Checked first: the server leaves a mute of an unknown participant unanswered.
@@ -185,7 +268,7 @@ class ModerationService:
 
     async def send_to_lobby(self, room: Room, identity: str) -> str:
         """Returns the lobby place id the participant now waits under."""
-        if room.access_level is AccessLevel.PUBLIC:
+        if not policy.has_lobby(self._settings, room.access_level):
             raise BadRequest("Public rooms have no lobby: everyone joins directly.")
         livekit_room = str(room.id)
         info = await self._livekit.get_participant(livekit_room, identity)
@@ -221,6 +304,12 @@ def _without_unchanged_reserved(sent: dict[str, str], current: dict[str, str]) -
             f"Reserved attributes can't be changed through this API: {', '.join(changed)}.",
         )
     return {key: value for key, value in sent.items() if key not in RESERVED_ATTRIBUTES}
+
+
+def _is_admin(participant: ParticipantInfo) -> bool:
+    # Set from the role at join and kept live on role changes; participants can't set
+    # their own attributes (no canUpdateOwnMetadata), and this API refuses to.
+    return participant.attributes.get("room_role") in (Role.OWNER.value, Role.ADMINISTRATOR.value)
 
 
 def _apply(permission: ParticipantPermission, change: PermissionChange) -> None:

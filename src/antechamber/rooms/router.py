@@ -14,7 +14,7 @@ from antechamber.errors import NotFound, PermissionDenied
 from antechamber.http.deps import CallerDep, Db, OptionalUser, ServicesDep, UserCaller
 from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
-from antechamber.rooms import accesses, callbacks, live, slugs
+from antechamber.rooms import accesses, callbacks, capacity, live, policy, slugs
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.models import AccessLevel, Role, Room
@@ -75,6 +75,7 @@ def _join(
         role=role,
         is_authenticated=caller.is_authenticated,
         can_publish_sources=config.can_publish_sources,
+        max_participants=config.max_participants,
     )
 
 
@@ -139,8 +140,11 @@ async def get_room(
         return _unregistered(room_key, services, caller, username)
     role = await rooms.role_of(db, room.id, caller.user)
     livekit = None
-    if rooms.may_join_directly(room.access_level, caller, role):
+    if policy.may_join(services.settings, room.access_level, caller, role):
         await services.lobby.refuse_banned(str(room.id), caller.identity)
+        await capacity.require_room_for(
+            services.presence, str(room.id), room.configuration.max_participants, caller.identity
+        )
         livekit = _join(services, caller, str(room.id), role, room.configuration, username)
     if role is not None and role.is_admin:
         return await rooms.room_out(db, await rooms.get_or_404(db, room_key), role, livekit)
@@ -160,7 +164,9 @@ def _unregistered(
         access_level=AccessLevel.PUBLIC,
         configuration=RoomConfiguration(),
         is_administrable=False,
-        livekit=_join(services, caller, slug, None, RoomConfiguration(), username),
+        livekit=_join(services, caller, slug, None, RoomConfiguration(), username)
+        if caller.is_authenticated or services.settings.allow_anonymous
+        else None,
     )
 
 
@@ -187,7 +193,7 @@ async def _update(
 ) -> RoomOut:
     room, role = await _admin_room(db, room_key, caller)
     before = live.live_settings(room)
-    room = await rooms.update(db, room, body, partial=partial)
+    room = await rooms.update(db, services.settings, room, body, partial=partial)
     if live.live_settings(room) != before:
         # A background task runs after the transaction committed and the answer left.
         tasks.add_task(live.push_metadata, services.livekit, str(room.id), live.room_metadata(room))

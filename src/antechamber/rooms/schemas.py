@@ -8,6 +8,7 @@ from pydantic import (
     BaseModel,
     Field,
     StrictBool,
+    StrictInt,
     StringConstraints,
     field_validator,
 )
@@ -17,6 +18,7 @@ from antechamber.rooms.models import AccessLevel, Role
 from antechamber.text import NAME_SCHEMA, clean_name
 from antechamber.users.schemas import UserBrief
 
+MAX_PARTICIPANTS = 10_000
 Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
 ALL_SOURCES: tuple[Source, ...] = ("camera", "microphone", "screen_share", "screen_share_audio")
 RoomName = Annotated[
@@ -31,6 +33,12 @@ class RoomConfiguration(RequestBody):
 
     can_publish_sources: list[Source] = Field(default_factory=lambda: list(ALL_SOURCES))
     everyone_can_mute: StrictBool = True
+    # Non-admins' microphones are muted by the server as they join (their first
+    # microphone published within `JOIN_MUTE_WINDOW_S` of joining).
+    muted_on_join: StrictBool = False
+    # At most this many participants at once (null: no cap): refused at every entry
+    # (tokens, lobby admissions) with 409, and LiveKit's own max_participants.
+    max_participants: StrictInt | None = Field(default=None, ge=1, le=MAX_PARTICIPANTS)
 
     @field_validator("can_publish_sources")
     @classmethod

@@ -64,6 +64,7 @@ class TokenIssuer:
         role: Role | None,
         is_authenticated: bool,
         can_publish_sources: Sequence[str],
+        max_participants: int | None = None,
     ) -> LiveKitAccess:
         participant = Participant(
             identity=identity,
@@ -72,5 +73,6 @@ class TokenIssuer:
             room_role=role.value if role else "",
             is_authenticated=is_authenticated,
         )
-        token = self._minter.mint(participant, grants_for(livekit_room, role, can_publish_sources))
+        grants = grants_for(livekit_room, role, can_publish_sources)
+        token = self._minter.mint(participant, grants, max_participants)
         return LiveKitAccess(url=self._settings.livekit.url, room=livekit_room, token=token)
