@@ -47,12 +47,12 @@ def ms(seconds: float) -> str:
 async def admit_all(
     a_base: str, b_base: str, slug: str, places: list[WaitingPlace], session: str
 ) -> tuple[list[float], list[float]]:
-    streams = [Stream(place) for place in places]
-    readers = await open_streams(a_base, slug, streams, OPEN_CONCURRENCY, timeout_s=60)
+    streams = [Stream(place, slug) for place in places]
+    readers = await open_streams(a_base, streams, OPEN_CONCURRENCY, timeout_s=60)
     try:
         headers = admin_cookie_headers(session)
         async with httpx.AsyncClient(base_url=b_base, headers=headers, timeout=10) as admin:
-            return await admit(admin, slug, streams)
+            return await admit(admin, streams)
     finally:
         for reader in readers:
             reader.cancel()

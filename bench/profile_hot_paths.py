@@ -100,8 +100,8 @@ def room_calls(slug: str) -> list[Call]:
 
 
 def package_of(path: str | None) -> str:
-    if not path:
-        return "(native)"
+    if not path or path.startswith("<"):
+        return path or "<native>"
     site = re.search(r"site-packages/([^/]+)", path)
     if site:
         return site.group(1).removesuffix(".py")
@@ -127,8 +127,17 @@ def top_frames(root: Any, total: float, limit: int) -> None:
         if own <= 0:
             continue
         where = f"{frame.function}  {frame.file_path_short}:{frame.line_no}"
+        package = package_of(frame.file_path)
+        if package.startswith("<"):  # a C function: charged to the Python code calling it
+            caller = frame.parent
+            while caller is not None and package_of(caller.file_path).startswith("<"):
+                caller = caller.parent
+            if caller is not None:
+                called_by = package_of(caller.file_path)
+                where += f"  (called from {called_by}: {caller.function})"
+                package = f"{called_by} (C calls)"
         by_function[where] += own
-        by_package[package_of(frame.file_path)] += own
+        by_package[package] += own
     print(f"\ntop {limit} frames by self time (share of the profiled time):")
     for where, seconds in sorted(by_function.items(), key=lambda item: -item[1])[:limit]:
         print(f"  {seconds / total * 100:5.1f} %  {where}")

@@ -19,13 +19,14 @@ EVENT_TIMEOUT_S = 10.0
 @dataclass
 class Stream:
     place: WaitingPlace
+    slug: str  # the room's
     opened: asyncio.Event = field(default_factory=asyncio.Event)
     accepted: asyncio.Event = field(default_factory=asyncio.Event)
     accepted_at: float = 0.0
     error: str = ""
 
 
-async def follow(base: str, slug: str, stream: Stream) -> None:
+async def follow(base: str, stream: Stream) -> None:
     """Reads the participant's SSE stream with a bare socket (little client overhead)."""
     address = urlsplit(base)
     if address.hostname != "127.0.0.1":
@@ -39,7 +40,7 @@ async def follow(base: str, slug: str, stream: Stream) -> None:
     try:
         writer.write(
             (
-                f"GET {API}/rooms/{slug}/lobby-events/ HTTP/1.1\r\n"
+                f"GET {API}/rooms/{stream.slug}/lobby-events/ HTTP/1.1\r\n"
                 f"Host: {address.netloc}\r\n"
                 f"Cookie: lobbyParticipantId={stream.place.cookie}\r\n"
                 "Accept: text/event-stream\r\n\r\n"
@@ -71,7 +72,7 @@ async def follow(base: str, slug: str, stream: Stream) -> None:
 
 
 async def open_streams(
-    base: str, slug: str, streams: list[Stream], concurrency: int, timeout_s: float = 300
+    base: str, streams: list[Stream], concurrency: int, timeout_s: float = 300
 ) -> list[asyncio.Task[None]]:
     """Opens the streams `concurrency` at a time (each waits for its first event);
     exits with the first refusal."""
@@ -79,7 +80,7 @@ async def open_streams(
     async with asyncio.timeout(timeout_s):
         for first in range(0, len(streams), concurrency):
             batch = streams[first : first + concurrency]
-            readers += [asyncio.create_task(follow(base, slug, s)) for s in batch]
+            readers += [asyncio.create_task(follow(base, s)) for s in batch]
             await asyncio.gather(*(stream.opened.wait() for stream in batch))
     refused = [stream.error for stream in streams if stream.error]
     if refused:
@@ -89,16 +90,14 @@ async def open_streams(
     return readers
 
 
-async def admit(
-    admin: httpx.AsyncClient, slug: str, streams: list[Stream]
-) -> tuple[list[float], list[float]]:
+async def admit(admin: httpx.AsyncClient, streams: list[Stream]) -> tuple[list[float], list[float]]:
     """Admits each stream's participant in turn with `enter` (through `admin`, the owner's
     client on the other server); returns (enter -> accepted event, enter response) in s."""
     latencies, responses = [], []
     for stream in streams:
         body = {"participant_id": stream.place.id, "allow_entry": True}
         start = time.perf_counter()
-        answer = await admin.post(f"{API}/rooms/{slug}/enter/", json=body)
+        answer = await admin.post(f"{API}/rooms/{stream.slug}/enter/", json=body)
         responses.append(time.perf_counter() - start)
         if answer.status_code != 200:
             raise SystemExit(f"enter answered {answer.status_code}: {answer.text}")
