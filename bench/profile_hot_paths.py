@@ -8,12 +8,13 @@
 The ASGI app is called in this process (no sockets, no HTTP parser, no uvicorn: the app's
 own cost), sequentially, with production settings on PostgreSQL antechamber_bench and
 Redis db 10, after a warm-up. For each path it prints the cost per request (under the
-profiler, and timed without it), pyinstrument's call tree, then the top frames by self
-time (where the CPU actually is) and self time summed per package; it writes
+profiler, and timed without it), with --tree pyinstrument's call tree, the top frames
+by self time (wall-clock samples: a system call stretched by a busy machine counts too)
+and self time summed per package; it writes
 pyinstrument's HTML view (an interactive flame-like tree) to --out. Flushes Redis db 10.
 
     uv run --group bench python bench/profile_hot_paths.py [poll] [room]
-        [--requests 2000] [--places 1000] [--out bench/results]
+        [--requests 2000] [--places 1000] [--out bench/results] [--tree]
 """
 
 from __future__ import annotations
@@ -128,9 +129,9 @@ def top_frames(root: Any, total: float, limit: int) -> None:
             continue
         where = f"{frame.function}  {frame.file_path_short}:{frame.line_no}"
         package = package_of(frame.file_path)
-        if package.startswith("<"):  # a C function: charged to the Python code calling it
+        if package.startswith("<"):  # a C function: charged to the library calling it
             caller = frame.parent
-            while caller is not None and package_of(caller.file_path).startswith("<"):
+            while caller is not None and package_of(caller.file_path).startswith(("<", "stdlib")):
                 caller = caller.parent
             if caller is not None:
                 called_by = package_of(caller.file_path)
@@ -200,7 +201,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--places", type=int, default=1000, help="waiting pollers (poll)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    parser.add_argument("--no-tree", action="store_true", help="skip pyinstrument's call tree")
+    parser.add_argument("--tree", action="store_true", help="print pyinstrument's call tree too")
     args = parser.parse_args()
     try:
         import pyinstrument  # noqa: F401
@@ -218,7 +219,7 @@ def main() -> int:
     for path_name in paths:
         flush_redis()
         try:
-            asyncio.run(profile(path_name, args.requests, args.places, args.out, not args.no_tree))
+            asyncio.run(profile(path_name, args.requests, args.places, args.out, args.tree))
         finally:
             flush_redis()
     return 0

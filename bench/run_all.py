@@ -29,6 +29,7 @@ import argparse
 import math
 import platform
 import time
+from urllib.parse import urlsplit
 
 from common import DATABASE_URL, REDIS_URL, Load, require_wrk
 from scenarios import Row, log, prepare, run, scenarios
@@ -38,6 +39,13 @@ def _num(value: float | None, digits: int = 0) -> str:
     if value is None or math.isnan(value):
         return "-"
     return f"{value:,.{digits}f}"
+
+
+def _rate(value: str) -> str:
+    try:
+        return _num(float(value))
+    except ValueError:
+        return "-"
 
 
 def table(rows: list[Row]) -> str:
@@ -60,9 +68,7 @@ def table(rows: list[Row]) -> str:
         lines.append(
             [
                 row.scenario,
-                _num(float(numbers["requests_per_s"]))
-                if numbers.get("requests_per_s", "?") != "?"
-                else "-",
+                _rate(numbers.get("requests_per_s", "?")),
                 numbers.get("p50", "-"),
                 numbers.get("p99", "-"),
                 non_2xx,
@@ -119,11 +125,12 @@ def main() -> int:
             print(row.numbers["output"])
         log(f"{name}: done ({time.monotonic() - started:.0f} s so far)")
 
+    redis = urlsplit(REDIS_URL)  # no credentials printed
     print(
         f"antechamber bench: ANTECHAMBER_ENVIRONMENT=production, {args.workers} workers, "
         f"wrk -t{args.threads} -c{args.connections} -d{duration} --latency "
-        f"(after a {warmup} warm-up), PostgreSQL {DATABASE_URL.rsplit('/', 1)[-1]}, "
-        f"Redis {REDIS_URL.rsplit('/', 1)[-1] and 'db ' + REDIS_URL.rsplit('/', 1)[-1]}, "
+        f"(after a {warmup} warm-up), PostgreSQL database {DATABASE_URL.rsplit('/', 1)[-1]}, "
+        f"Redis {redis.hostname}:{redis.port} db {redis.path.strip('/') or '0'}, "
         f"127.0.0.1 only; {platform.node()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
         + ("; QUICK SMOKE RUN, not a measurement" if args.quick else "")
     )
