@@ -15,6 +15,14 @@ pyinstrument's HTML view (an interactive flame-like tree) to --out. Flushes Redi
 
     uv run --group bench python bench/profile_hot_paths.py [poll] [room]
         [--requests 2000] [--places 1000] [--out bench/results] [--tree]
+
+With --flame SECONDS it instead records py-spy flame graphs under real load: a served
+`antechamber serve --workers 2` (production mode, 127.0.0.1), wrk -t2 -c10 driving the path
+(the poll script of run_all.py, or the room GET), and `py-spy record --subprocesses` on
+the server for SECONDS (on-CPU samples only); writes flame_poll.svg / flame_room.svg to
+--out. Needs ptrace rights (root, or CAP_SYS_PTRACE).
+
+    uv run --group bench python bench/profile_hot_paths.py --flame 15 [poll] [room]
 """
 
 from __future__ import annotations
@@ -25,6 +33,10 @@ import json
 import os
 import re
 import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import MutableMapping
@@ -32,7 +44,17 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
-from common import API, create_room, flush_redis, migrate, production_env
+from common import (
+    API,
+    create_places,
+    create_room,
+    flush_redis,
+    migrate,
+    poll_script,
+    production_env,
+    require_wrk,
+    serve,
+)
 
 Call = tuple[str, str, dict[str, str], bytes]
 
@@ -195,6 +217,45 @@ async def profile(path_name: str, count: int, places: int, out: Path, tree: bool
     print(f"wrote {html}")
 
 
+def py_spy() -> str:
+    found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SystemExit("py-spy is missing: run with `uv run --group bench ...`")
+    return found
+
+
+def flame(path_name: str, seconds: int, places: int, out: Path, env: dict[str, str]) -> None:
+    """py-spy's flame graph of a served process's workers while wrk drives `path_name`."""
+    access = "trusted" if path_name == "poll" else "public"
+    room = asyncio.run(create_room(env, access))
+    log_path = Path(tempfile.gettempdir(), f"antechamber-flame-{path_name}.log")
+    with serve(env, 2, log_path) as server, tempfile.TemporaryDirectory() as tmp:
+        wrk_args = ["-t2", "-c10", f"-d{seconds + 4}s", "--timeout", "10s"]
+        if path_name == "poll":
+            url = f"{server.base}{API}/rooms/{room.slug}/request-entry/"
+            script = poll_script(create_places(url, places), Path(tmp, "poll.lua"))
+            wrk_args += ["-s", str(script)]
+        else:
+            url = f"{server.base}{API}/rooms/{room.slug}/"
+            cookie = f"lobbyParticipantId={secrets.token_urlsafe(32)}; csrftoken=x"
+            wrk_args += ["-H", f"Cookie: {cookie}"]
+        svg = out / f"flame_{path_name}.svg"
+        load = subprocess.Popen([require_wrk(), *wrk_args, url], stdout=subprocess.DEVNULL)
+        try:
+            record = [py_spy(), "record", "--subprocesses", "--pid", str(server.pid)]
+            record += ["--duration", str(seconds), "--rate", "200", "--output", str(svg)]
+            spy = subprocess.run(record, capture_output=True, text=True, timeout=seconds + 120)
+        finally:
+            load.wait(timeout=seconds + 60)
+    if spy.returncode != 0:
+        raise SystemExit(f"py-spy failed ({spy.returncode}): {spy.stderr.strip()[-500:]}")
+    print(f"{path_name}: py-spy flame graph of the 2 workers under wrk -t2 -c10, {seconds} s")
+    for line in (spy.stdout + spy.stderr).splitlines():
+        if "Samples" in line or "rror" in line:
+            print(line.strip())
+    print(f"wrote {svg}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", help="poll and/or room (default: both)")
@@ -202,11 +263,18 @@ def main() -> int:
     parser.add_argument("--places", type=int, default=1000, help="waiting pollers (poll)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--tree", action="store_true", help="print pyinstrument's call tree too")
+    parser.add_argument(
+        "--flame", type=int, default=0, metavar="SECONDS", help="py-spy flame graphs instead"
+    )
     args = parser.parse_args()
-    try:
-        import pyinstrument  # noqa: F401
-    except ImportError:
-        raise SystemExit("pyinstrument is missing: run with `uv run --group bench ...`") from None
+    if args.flame:
+        require_wrk()
+        py_spy()
+    else:
+        try:
+            import pyinstrument  # noqa: F401
+        except ImportError:
+            raise SystemExit("pyinstrument is missing: run `uv run --group bench ...`") from None
     paths = args.paths or ["poll", "room"]
     if set(paths) - {"poll", "room"}:
         raise SystemExit(f"unknown paths {sorted(set(paths) - {'poll', 'room'})}: poll, room")
@@ -219,7 +287,10 @@ def main() -> int:
     for path_name in paths:
         flush_redis()
         try:
-            asyncio.run(profile(path_name, args.requests, args.places, args.out, args.tree))
+            if args.flame:
+                flame(path_name, args.flame, args.places, args.out, env)
+            else:
+                asyncio.run(profile(path_name, args.requests, args.places, args.out, args.tree))
         finally:
             flush_redis()
     return 0
