@@ -11,11 +11,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 
+from antechamber import webclient
 from antechamber.auth.router import router as auth_router
 from antechamber.container import build_services
-from antechamber.errors import NotFound
 from antechamber.http import errors
 from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
 from antechamber.http.edge import EdgeMiddleware
@@ -89,8 +90,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(lobby_router, prefix=API)
     app.include_router(moderation_router, prefix=API)
     app.include_router(rooms_router, prefix=API)
-    if settings.frontend_dir is not None:
-        _serve_frontend(app, settings.frontend_dir)
+    # The configured front end, or Antechamber's own web client (built or not: a missing
+    # build answers a page saying how to get it, never a 500).
+    _serve_frontend(app, settings.frontend_dir or webclient.default_dist())
 
     app.add_middleware(
         EdgeMiddleware,
@@ -110,19 +112,52 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Antechamber</title></head><body><main><h1>Antechamber's web client is not built</h1>
+<p>The API is up at <a href="/api/v1.0/docs">/api/v1.0/docs</a>. To get the client, {how}.</p>
+</main></body></html>"""
+# Vite names built assets by their content: they never change under the same name.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
 def _serve_frontend(app: FastAPI, folder: Path) -> None:
-    """A built single-page front end: its files, and index.html for every other path."""
+    """A built single-page front end: its files, and index.html for every other path.
+
+    Served where no route matches (the router's default), so it never shadows a route;
+    `/api/` paths and other methods keep the usual 404."""
     root = folder.resolve()
     index = root / "index.html"
+    not_found = app.router.default
 
-    @app.get("/{path:path}", include_in_schema=False)
-    async def frontend(path: str) -> FileResponse:
-        if path.startswith("api/"):
-            raise NotFound("Not found.")
+    async def frontend(scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or path.startswith(API + "/")
+        ):
+            await not_found(scope, receive, send)
+            return
+        await _frontend_file(root, index, path.lstrip("/"))(scope, receive, send)
+
+    app.router.default = frontend
+
+
+def _frontend_file(root: Path, index: Path, path: str) -> Response:
+    try:
         candidate = (root / path).resolve()
-        if path and candidate.is_file() and candidate.is_relative_to(root):
-            return FileResponse(candidate)
-        return FileResponse(index)
+        found = bool(path) and candidate.is_relative_to(root) and candidate.is_file()
+    except (OSError, ValueError):  # a name the file system refuses: not a file
+        found = False
+    if found:
+        immutable = candidate.parent.name == "assets"
+        return FileResponse(
+            candidate, headers={"Cache-Control": IMMUTABLE if immutable else "no-cache"}
+        )
+    if not index.is_file():
+        how = webclient.HOW_TO_BUILD.replace("`", "")
+        return HTMLResponse(NOT_BUILT.format(how=how), status_code=404)
+    return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
 def app_from_env() -> FastAPI:
