@@ -19,7 +19,9 @@ import contextlib
 import json
 import os
 import re
+import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +30,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -36,7 +39,7 @@ DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://antechamber:antechamber@127.0.0.1:5432/antechamber_bench"
 )
 REDIS_URL = os.environ.get("BENCH_LOBBY_REDIS_URL", "redis://127.0.0.1:6379/10")
-STARTUP_TIMEOUT_S = 60
+STARTUP_TIMEOUT_S = 120
 API = "/api/v1.0"
 
 
@@ -131,26 +134,29 @@ class WaitingPlace:
     id: str  # the public participant id
 
 
-def create_places(url: str, count: int) -> list[WaitingPlace]:
-    """`count` new waiting participants, each POSTing request-entry without a cookie."""
-    places = []
-    for n in range(count):
-        username = f"guest-{n:05d}"
-        request = urllib.request.Request(  # noqa: S310
-            url,
-            data=json.dumps({"username": username}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            body = json.loads(response.read())
-            jar: SimpleCookie = SimpleCookie()
-            for header in response.headers.get_all("Set-Cookie") or []:
-                jar.load(header)
-        if body["status"] != "waiting" or "lobbyParticipantId" not in jar:
-            raise SystemExit(f"unexpected set-up answer: {body}")
-        places.append(WaitingPlace(jar["lobbyParticipantId"].value, username, body["id"]))
-    return places
+def _create_place(url: str, n: int) -> WaitingPlace:
+    username = f"guest-{n:05d}"
+    request = urllib.request.Request(  # noqa: S310
+        url,
+        data=json.dumps({"username": username}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        body = json.loads(response.read())
+        jar: SimpleCookie = SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            jar.load(header)
+    if body["status"] != "waiting" or "lobbyParticipantId" not in jar:
+        raise SystemExit(f"unexpected set-up answer: {body}")
+    return WaitingPlace(jar["lobbyParticipantId"].value, username, body["id"])
+
+
+def create_places(url: str, count: int, concurrency: int = 8, first: int = 0) -> list[WaitingPlace]:
+    """`count` new waiting participants, each POSTing request-entry without a cookie,
+    `concurrency` at a time (threads); in the order of their numbers."""
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return list(pool.map(lambda n: _create_place(url, n), range(first, first + count)))
 
 
 def flush_redis() -> None:
@@ -163,11 +169,58 @@ def flush_redis() -> None:
         client.close()
 
 
+def used_memory() -> int:
+    """INFO memory used_memory of the whole Redis server (every db, every client)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return int(client.info("memory")["used_memory"])
+    finally:
+        client.close()
+
+
+def room_memory(room_id: str) -> dict[str, tuple[int, str]]:
+    """MEMORY USAGE (SAMPLES 0: every element) and encoding of each key of the bench
+    Redis db whose name holds `room_id` (the lobby's keys of that room, whatever their
+    layout)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        usage = {}
+        for key in sorted(client.scan_iter(match=f"*{room_id}*", count=1000)):
+            size = client.memory_usage(key, samples=0) or 0
+            usage[key] = (int(size), str(client.object("encoding", key)))
+        return usage
+    finally:
+        client.close()
+
+
+def dbsize() -> int:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return int(client.dbsize())
+    finally:
+        client.close()
+
+
+def raise_fd_limit(wanted: int = 20_000) -> int:
+    """Raises this process's open-files limit (inherited by the servers it starts)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}")
+            raise SystemExit(f"the server exited with {server.returncode} (see its output)")
         try:
             with urllib.request.urlopen(base + "/readyz", timeout=2) as response:  # noqa: S310
                 if response.status == 200:
@@ -189,24 +242,32 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], workers: int) -> Iterator[Server]:
-    """`antechamber serve --workers N` on a free loopback port; stopped by its PID."""
+def serve(env: dict[str, str], workers: int, log: Path | None = None) -> Iterator[Server]:
+    """`antechamber serve --workers N` on a free loopback port; stopped by its PID.
+    With `log`, the server's output (warnings, e.g. the failed LiveKit notifications when
+    no LiveKit server runs) goes to that file instead of this terminal."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        antechamber("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
-        env=env,
-    )
-    try:
-        _wait_ready(base, process)
-        yield Server(base, process)
-    finally:
-        process.send_signal(signal.SIGTERM)
+    with contextlib.ExitStack() as files:
+        output = files.enter_context(log.open("ab")) if log is not None else None
+        process = subprocess.Popen(
+            antechamber(
+                "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)
+            ),
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            _wait_ready(base, process)
+            yield Server(base, process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def children_of(pid: int) -> list[int]:
@@ -247,8 +308,24 @@ def _is_helper(pid: int) -> bool:
         return True
 
 
-def run_wrk(args: list[str]) -> str:
-    wrk = subprocess.run(["wrk", *args], capture_output=True, text=True, check=True, timeout=300)
+WRK_MISSING = (
+    "wrk is not installed (the HTTP load generator these benchmarks drive): install it with "
+    "`apt-get install -y wrk` (Debian package `wrk`), then run again."
+)
+
+
+def require_wrk() -> str:
+    """wrk's path, or exits with a clear message when it is missing."""
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit(WRK_MISSING)
+    return path
+
+
+def run_wrk(args: list[str], timeout_s: float = 300) -> str:
+    wrk = subprocess.run(
+        [require_wrk(), *args], capture_output=True, text=True, check=True, timeout=timeout_s
+    )
     return wrk.stdout
 
 
@@ -266,6 +343,53 @@ def parse_wrk(output: str) -> dict[str, str]:
     total = re.search(r"(\d+) requests in", output)
     result["requests"] = total.group(1) if total else "?"
     return result
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def wrk_ms(value: str) -> float:
+    """A wrk latency ("812.00us", "4.53ms", "1.20s") in milliseconds; NaN if unknown."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", value)
+    if match is None:
+        return float("nan")
+    return float(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class Load:
+    """How wrk drives a scenario: `wrk -tT -cC -dD --latency`, after a warm-up run of
+    `warmup` (same threads and connections, not counted; "0s" for none)."""
+
+    duration: str = "20s"
+    threads: int = 2
+    connections: int = 10
+    warmup: str = "2s"
+    timeout: str = "10s"
+
+
+def drive(url: str, load: Load, extra: list[str] | None = None) -> dict[str, str]:
+    """Runs wrk against `url` (loopback only) with `extra` options (-s script, -H header)
+    and returns parse_wrk's numbers plus the raw output under "output"."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise SystemExit(f"refusing to load a non-loopback URL: {url}")
+    common = [f"-t{load.threads}", f"-c{load.connections}", "--timeout", load.timeout]
+    common += extra or []
+    if wrk_seconds(load.warmup) > 0:
+        run_wrk([*common, f"-d{load.warmup}", url], wrk_seconds(load.warmup) + 60)
+    output = run_wrk(
+        [*common, f"-d{load.duration}", "--latency", url], wrk_seconds(load.duration) + 60
+    )
+    numbers = parse_wrk(output)
+    numbers["output"] = output
+    return numbers
+
+
+def wrk_seconds(duration: str) -> float:
+    match = re.fullmatch(r"([\d.]+)([smh]?)", duration)
+    if match is None:
+        raise SystemExit(f"not a duration: {duration!r} (e.g. 20s, 500ms is not accepted)")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
 def lua_string(text: str) -> str:
@@ -306,3 +430,142 @@ async def fill_lobby(room: str, count: int, first: int = 0, chunk: int = 100) ->
             await asyncio.gather(*(one(n) for n in range(start, stop)))
     finally:
         await redis.aclose()
+
+
+@dataclass
+class LiveKitProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    folder: Path
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+def livekit_binary() -> str:
+    """The pinned livekit-server, built by scripts/livekit-server.sh when missing."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "livekit-server.sh"
+    built = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, check=True, timeout=900
+    )
+    return built.stdout.strip().splitlines()[-1]
+
+
+@contextlib.contextmanager
+def livekit_server(
+    folder: Path, port: int, api_key: str, api_secret: str, webhook_url: str | None
+) -> Iterator[LiveKitProcess]:
+    """livekit-server in development mode on loopback, signalling on `port`, media on
+    free ports (webhooks to `webhook_url`, or none); stopped by its PID."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        udp_port = int(probe.getsockname()[1])
+    config: dict[str, object] = {
+        "port": port,
+        "bind_addresses": ["127.0.0.1"],
+        "rtc": {
+            "tcp_port": free_port(),
+            "udp_port": udp_port,
+            "use_external_ip": False,
+            "node_ip": "127.0.0.1",
+            "enable_loopback_candidate": True,
+        },
+        "keys": {api_key: api_secret},
+        "room": {"departure_timeout": 1, "empty_timeout": 10},
+        "logging": {"level": "warn"},
+    }
+    if webhook_url:
+        config["webhook"] = {"api_key": api_key, "urls": [webhook_url]}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "livekit.yaml").write_text(json.dumps(config))
+    with (folder / "livekit.log").open("wb") as log:
+        process = subprocess.Popen(
+            [livekit_binary(), "--dev", "--config", str(folder / "livekit.yaml")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("livekit-server did not start")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield LiveKitProcess(process, port, folder)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def percentiles(values_ms: list[float]) -> str:
+    ordered = sorted(values_ms)
+
+    def rank(p: int) -> float:
+        # Nearest rank: with 20 samples, p99 is the largest.
+        index = -(-len(ordered) * p // 100) - 1
+        return ordered[max(0, min(len(ordered) - 1, index))]
+
+    return (
+        f"n={len(ordered)} p50 {rank(50):.0f} ms, p99 {rank(99):.0f} ms, "
+        f"min {ordered[0]:.0f} ms, max {ordered[-1]:.0f} ms"
+    )
+
+
+POLL_LUA = """
+local i = 0
+init = function(args)
+  i = math.random(#cookies)
+end
+request = function()
+  i = i % #cookies + 1
+  return wrk.format("POST", path, {
+    ["Content-Type"] = "application/json",
+    ["Cookie"] = "lobbyParticipantId=" .. cookies[i],
+  }, '{"username":"' .. names[i] .. '"}')
+end
+"""
+
+
+def poll_script(places: list[WaitingPlace], path: Path) -> Path:
+    """A wrk Lua script cycling through the places' cookies, each POSTing its own
+    username to request-entry (a steady poll: it refreshes the place, creates nothing)."""
+    cookies = ", ".join(lua_string(place.cookie) for place in places)
+    names = ", ".join(lua_string(place.username) for place in places)
+    path.write_text(f"cookies = {{{cookies}}}\nnames = {{{names}}}\n{POLL_LUA}")
+    return path
+
+
+def fill_other_keys(count: int, first: int = 0) -> None:
+    """`count` unrelated string keys in the bench Redis db, through a pipeline."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for n in range(first, first + count):
+            pipe.set(f"bench:unrelated:{n}", f"value-{n:07d}-{'x' * 32}")
+            if n % 5000 == 4999:
+                pipe.execute()
+        pipe.execute()
+    finally:
+        client.close()
+
+
+async def fill_other_rooms(rooms: int, places: int) -> None:
+    """`rooms` other rooms' lobbies (random room keys) of `places` places each."""
+    for _ in range(rooms):
+        await fill_lobby(str(uuid.uuid4()), places)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]

@@ -19,9 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import time
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import httpx
 from common import (
@@ -33,99 +30,29 @@ from common import (
     create_session,
     flush_redis,
     migrate,
+    percentile,
     production_env,
     serve,
     worker_rss,
 )
+from streams import Stream, admit, open_streams
 
-ACCEPTED = b'"status":"accepted"'
-EVENT_TIMEOUT_S = 10.0
 OPEN_CONCURRENCY = 20
-
-
-@dataclass
-class Stream:
-    place: WaitingPlace
-    opened: asyncio.Event = field(default_factory=asyncio.Event)
-    accepted: asyncio.Event = field(default_factory=asyncio.Event)
-    accepted_at: float = 0.0
-    error: str = ""
-
-
-async def follow(base: str, slug: str, stream: Stream) -> None:
-    """Reads the participant's SSE stream with a bare socket (little client overhead)."""
-    address = urlsplit(base)
-    reader, writer = await asyncio.open_connection(address.hostname, address.port)
-    try:
-        writer.write(
-            (
-                f"GET {API}/rooms/{slug}/lobby-events/ HTTP/1.1\r\n"
-                f"Host: {address.netloc}\r\n"
-                f"Cookie: lobbyParticipantId={stream.place.cookie}\r\n"
-                "Accept: text/event-stream\r\n\r\n"
-            ).encode()
-        )
-        await writer.drain()
-        seen = b""
-        while True:
-            chunk = await reader.read(65536)
-            if not chunk:
-                return
-            seen += chunk
-            if b"\r\n\r\n" in seen and not seen.startswith(b"HTTP/1.1 200"):
-                stream.error = seen[:300].decode(errors="replace")
-                stream.opened.set()
-                return
-            if not stream.opened.is_set() and b'"status":"waiting"' in seen:
-                stream.opened.set()
-            if ACCEPTED in seen:
-                stream.accepted_at = time.perf_counter()
-                stream.accepted.set()
-                return
-    finally:
-        writer.close()
 
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
 async def admit_all(
     a_base: str, b_base: str, slug: str, places: list[WaitingPlace], session: str
 ) -> tuple[list[float], list[float]]:
-    streams = [Stream(place) for place in places]
-    readers: list[asyncio.Task[None]] = []
+    streams = [Stream(place, slug) for place in places]
+    readers = await open_streams(a_base, streams, OPEN_CONCURRENCY, timeout_s=60)
     try:
-        # At most OPEN_CONCURRENCY streams opening at a time: a burst of more than 100
-        # concurrent opens on one process exhausts redis-py's (non-blocking, 100) pool
-        # and some opens fail with 500 (MaxConnectionsError).
-        async with asyncio.timeout(60):
-            for first in range(0, len(streams), OPEN_CONCURRENCY):
-                batch = streams[first : first + OPEN_CONCURRENCY]
-                readers += [asyncio.create_task(follow(a_base, slug, s)) for s in batch]
-                await asyncio.gather(*(stream.opened.wait() for stream in batch))
-        refused = [stream.error for stream in streams if stream.error]
-        if refused:
-            raise SystemExit(f"{len(refused)} streams refused, e.g. {refused[0]}")
-        latencies, responses = [], []
         headers = admin_cookie_headers(session)
         async with httpx.AsyncClient(base_url=b_base, headers=headers, timeout=10) as admin:
-            for stream in streams:
-                body = {"participant_id": stream.place.id, "allow_entry": True}
-                start = time.perf_counter()
-                answer = await admin.post(f"{API}/rooms/{slug}/enter/", json=body)
-                responses.append(time.perf_counter() - start)
-                if answer.status_code != 200:
-                    raise SystemExit(f"enter answered {answer.status_code}: {answer.text}")
-                async with asyncio.timeout(EVENT_TIMEOUT_S):
-                    await stream.accepted.wait()
-                latencies.append(stream.accepted_at - start)
-        return latencies, responses
+            return await admit(admin, streams)
     finally:
         for reader in readers:
             reader.cancel()

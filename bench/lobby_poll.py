@@ -23,28 +23,14 @@ from common import (
     create_places,
     create_room,
     flush_redis,
-    lua_string,
     migrate,
     parse_wrk,
+    poll_script,
     production_env,
     run_wrk,
     serve,
     worker_rss,
 )
-
-LUA = """
-local i = 0
-init = function(args)
-  i = math.random(#cookies)
-end
-request = function()
-  i = i % #cookies + 1
-  return wrk.format("POST", path, {
-    ["Content-Type"] = "application/json",
-    ["Cookie"] = "lobbyParticipantId=" .. cookies[i],
-  }, '{"username":"' .. names[i] .. '"}')
-end
-"""
 
 
 def main() -> int:
@@ -63,10 +49,7 @@ def main() -> int:
         with serve(env, args.workers) as server, tempfile.TemporaryDirectory() as tmp:
             url = f"{server.base}{API}/rooms/{room.slug}/request-entry/"
             places = create_places(url, args.participants)
-            script = Path(tmp, "poll.lua")
-            cookies = ", ".join(lua_string(place.cookie) for place in places)
-            names = ", ".join(lua_string(place.username) for place in places)
-            script.write_text(f"cookies = {{{cookies}}}\nnames = {{{names}}}\n{LUA}")
+            script = poll_script(places, Path(tmp, "poll.lua"))
             output = run_wrk(
                 [
                     f"-t{args.threads}",

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import urllib.request
-import uuid
 
 import redis
 from common import (
@@ -28,6 +27,8 @@ from common import (
     create_room,
     create_session,
     fill_lobby,
+    fill_other_keys,
+    fill_other_rooms,
     flush_redis,
     migrate,
     parse_wrk,
@@ -42,22 +43,8 @@ OTHER_ROOMS = 50
 OTHER_ROOM_PLACES = 100
 
 
-def fill_other_keys(count: int) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        pipe = client.pipeline(transaction=False)
-        for n in range(count):
-            pipe.set(f"bench:unrelated:{n}", f"value-{n:06d}-{'x' * 32}")
-            if n % 5000 == 4999:
-                pipe.execute()
-        pipe.execute()
-    finally:
-        client.close()
-
-
-async def fill_other_rooms() -> None:
-    for _ in range(OTHER_ROOMS):
-        await fill_lobby(str(uuid.uuid4()), OTHER_ROOM_PLACES)
+async def fill_background() -> None:
+    await fill_other_rooms(OTHER_ROOMS, OTHER_ROOM_PLACES)
 
 
 def main() -> int:
@@ -76,7 +63,7 @@ def main() -> int:
     results = []
     try:
         fill_other_keys(OTHER_KEYS)
-        asyncio.run(fill_other_rooms())
+        asyncio.run(fill_background())
         session = asyncio.run(create_session(room.owner_id))
         headers = admin_cookie_headers(session)
         with serve(env, args.workers) as server:

@@ -3,24 +3,45 @@ can't use an in-process transport: the LiveKit server POSTing its webhooks."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 START_TIMEOUT_S = 15.0
 
 
+T = TypeVar("T")
+CALL_TIMEOUT_S = 30.0
+
+
 class ThreadedServer:
-    def __init__(self, app: FastAPI, port: int) -> None:
+    def __init__(self, app: ASGIApp, port: int) -> None:
         self.port = port
         self._server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         )
-        self._thread = threading.Thread(target=self._server.run, name="antechamber", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._serve, name="antechamber", daemon=True)
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._server.serve())
+        finally:
+            self._loop.close()
+
+    async def call(self, work: Coroutine[Any, Any, T]) -> T:
+        """Runs `work` on the server's own event loop (where its clients and pools live)."""
+        assert self._loop is not None, "the server is not running"
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        return await asyncio.wait_for(asyncio.wrap_future(future), CALL_TIMEOUT_S)
 
     @property
     def base_url(self) -> str:

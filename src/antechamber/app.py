@@ -11,12 +11,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
+from antechamber import webclient
 from antechamber.auth.router import router as auth_router
 from antechamber.container import build_services
-from antechamber.errors import NotFound
-from antechamber.http import errors
+from antechamber.diagnostics.router import router as diagnostics_router
+from antechamber.http import errors, openapi
 from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
 from antechamber.http.edge import EdgeMiddleware
 from antechamber.http.metrics import router as metrics_router
@@ -24,6 +26,8 @@ from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
 from antechamber.http.service_router import api as service_api
 from antechamber.http.service_router import health
 from antechamber.http.shutdown import chain_stop_signals
+from antechamber.http.unsupported import router as unsupported_router
+from antechamber.invitations.router import router as invitations_router
 from antechamber.lobby.router import router as lobby_router
 from antechamber.moderation.router import router as moderation_router
 from antechamber.observability.logs import configure_logging
@@ -65,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
         await services.broker.start()
         services.shutdown.on_drain(services.broker.end_subscriptions)
         restore_signals = chain_stop_signals(services.shutdown, settings.shutdown_delay_s)
+        services.reconciler.start()
         try:
             yield
         finally:
@@ -80,24 +85,32 @@ def create_app(settings: Settings) -> FastAPI:
         title="Antechamber",
         version="1.0",
         summary="Rooms, least-privilege LiveKit tokens, a secure lobby and moderation.",
-        openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
         redirect_slashes=False,
     )
     errors.install(app)
+    openapi.install(app, API)
     app.include_router(health)
     app.include_router(metrics_router)
     app.include_router(service_api, prefix=API)
     app.include_router(auth_router, prefix=API)
+    app.include_router(diagnostics_router, prefix=API)
+    app.include_router(invitations_router, prefix=API)
     # Before the rooms router: its `/rooms/{room_key}/` must not shadow the webhook.
     app.include_router(webhooks_router, prefix=API)
     app.include_router(lobby_router, prefix=API)
     app.include_router(moderation_router, prefix=API)
     app.include_router(rooms_router, prefix=API)
+    app.include_router(unsupported_router, prefix=API)
+    # The configured front end, or Antechamber's own web client (built or not: a missing
+    # build answers a page saying how to get it, never a 500).
     if settings.frontend_dir is not None:
-        _serve_frontend(app, settings.frontend_dir)
+        _serve_frontend(app, settings.frontend_dir, own_client=False)
+    else:
+        _serve_frontend(app, webclient.default_dist(), own_client=True)
 
     app.add_middleware(
         EdgeMiddleware,
@@ -119,19 +132,58 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _serve_frontend(app: FastAPI, folder: Path) -> None:
-    """A built single-page front end: its files, and index.html for every other path."""
+NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Antechamber</title></head><body><main><h1>Antechamber's web client is not built</h1>
+<p>The API is up at <a href="/api/v1.0/docs">/api/v1.0/docs</a>. To get the client, {how}.</p>
+</main></body></html>"""
+# Vite names built assets by their content: they never change under the same name.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _serve_frontend(app: FastAPI, folder: Path, own_client: bool) -> None:
+    """A built single-page front end: its files, and index.html for every other path.
+
+    Served where no route matches (the router's default), so it never shadows a route;
+    `/api/` paths and other methods keep the usual 404."""
     root = folder.resolve()
     index = root / "index.html"
+    not_found = app.router.default
+    if not own_client and not index.is_file():
+        logger.warning("ANTECHAMBER_FRONTEND_DIR %s has no index.html: pages answer 404", root)
 
-    @app.get("/{path:path}", include_in_schema=False)
-    async def frontend(path: str) -> FileResponse:
-        if path.startswith("api/"):
-            raise NotFound("Not found.")
+    async def frontend(scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or path.startswith(API + "/")
+        ):
+            await not_found(scope, receive, send)
+            return
+        await _frontend_file(root, index, path.lstrip("/"), own_client)(scope, receive, send)
+
+    app.router.default = frontend
+
+
+def _frontend_file(root: Path, index: Path, path: str, own_client: bool) -> Response:
+    try:
         candidate = (root / path).resolve()
-        if path and candidate.is_file() and candidate.is_relative_to(root):
-            return FileResponse(candidate)
-        return FileResponse(index)
+        found = bool(path) and candidate.is_relative_to(root) and candidate.is_file()
+    except (OSError, ValueError):  # a name the file system refuses: not a file
+        found = False
+    if found:
+        immutable = candidate.parent.name == "assets"
+        return FileResponse(
+            candidate, headers={"Cache-Control": IMMUTABLE if immutable else "no-cache"}
+        )
+    # Checked on every call: the folder may be (re)deployed while the service runs.
+    if not index.is_file():
+        if not own_client:
+            detail = "No such page: the front end folder has no index.html."
+            return JSONResponse({"detail": detail}, status_code=404)
+        how = webclient.HOW_TO_BUILD.replace("`", "")
+        return HTMLResponse(NOT_BUILT.format(how=how), status_code=404)
+    return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
 def app_from_env() -> FastAPI:

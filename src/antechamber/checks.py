@@ -24,6 +24,7 @@ async def run_checks(settings: Settings) -> int:
         ("database", await _guard(_database(settings))),
         ("redis", await _guard(_redis(settings))),
         ("livekit", await _guard(_livekit(settings))),
+        ("front end", _frontend(settings)),
     ]
     failed = False
     for name, problem in results:
@@ -93,6 +94,15 @@ def persistence_warning(info: dict[str, object]) -> str | None:
         "warning: this Redis does not persist (appendonly is off): a restart loses every "
         "login session, waiting place and admission; run it with --appendonly yes"
     )
+
+
+def _frontend(settings: Settings) -> str | None:
+    folder = settings.frontend_dir
+    if folder is None:
+        return "skipped (ANTECHAMBER_FRONTEND_DIR unset: the API only)"
+    if not (folder / "index.html").is_file():
+        return f"{folder} has no index.html: every page would answer 404"
+    return None
 
 
 async def _livekit(settings: Settings) -> str | None:

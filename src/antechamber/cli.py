@@ -63,6 +63,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             "configuration error: REDIS_URL is required with more than one worker", file=sys.stderr
         )
         return 2
+    if settings.frontend_dir is None:
+        from antechamber import webclient
+
+        print(webclient.prepare().message, file=sys.stderr)
     if settings.database.is_sqlite:
         # Migrate once here, not in each worker's lifespan, so workers don't race.
         from antechamber.db.migrate import upgrade

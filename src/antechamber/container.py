@@ -6,6 +6,7 @@ memory otherwise (one process only; settings refuse several workers without Redi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import event
@@ -19,7 +20,9 @@ from antechamber.auth.sessions import (
     SessionService,
 )
 from antechamber.db.session import create_engine, create_sessionmaker
+from antechamber.diagnostics.service import DiagnosticsService
 from antechamber.http.shutdown import Shutdown
+from antechamber.invitations.service import InvitationService
 from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from antechamber.lobby.memory_store import MemoryLobbyStore
@@ -28,14 +31,26 @@ from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.service import LobbyService
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, Timeouts
 from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore
+from antechamber.moderation.microphones import (
+    MemoryMicrophoneLocks,
+    MicrophoneLocks,
+    RedisMicrophoneLocks,
+)
 from antechamber.moderation.service import ModerationService
 from antechamber.observability.metrics import Metrics
+from antechamber.presence.reconciler import Reconciler
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore
+from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
 from antechamber.redis_client import RedisClient, build_redis, close_redis
 from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache
-from antechamber.rooms.service import is_registered_livekit_room
+from antechamber.rooms.schemas import RoomConfiguration
+from antechamber.rooms.service import (
+    is_registered_livekit_room,
+    registered_livekit_rooms,
+)
+from antechamber.rooms.service import snapshot as room_snapshot
 from antechamber.settings import LobbySettings, Settings
 from antechamber.tokens.service import TokenIssuer
 from antechamber.webhooks.handlers import RoomFinishedListener, WebhookHandlers
@@ -68,6 +83,9 @@ class Services:
     bans: BanStore
     moderation: ModerationService
     metrics: Metrics
+    diagnostics: DiagnosticsService
+    invitations: InvitationService
+    reconciler: Reconciler
     # Told when a LiveKit room ends; the webhook handlers read this very list.
     room_finished_listeners: list[RoomFinishedListener] = field(default_factory=list)
     shutdown: Shutdown = field(default_factory=Shutdown)
@@ -77,6 +95,8 @@ class Services:
         return self.settings.secret_key.get_secret_value().encode()
 
     async def close(self) -> None:
+        await self.diagnostics.close()
+        await self.reconciler.stop()
         await self.notifier.drain()
         await self.lobby.store.close()
         await self.broker.close()
@@ -106,25 +126,64 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     livekit = build_livekit_gateway(settings, metrics)
     notifier = WaitingNotifier(livekit)
     bans: BanStore = RedisBanStore(redis) if redis is not None else MemoryBanStore()
+    presence: PresenceStore
+    processed: ProcessedEvents
+    turns: Turns
+    if redis is not None:
+        presence, processed = RedisPresenceStore(redis), RedisProcessedEvents(redis)
+        turns = RedisTurns(redis)
+    else:
+        presence, processed = MemoryPresenceStore(), MemoryProcessedEvents()
+        turns = MemoryTurns()
     lobby = LobbyService(
         build_lobby_store(settings.lobby, redis, broker),
         settings,
         tokens,
         notifier,
         bans,
+        presence,
         metrics,
     )
-    presence: PresenceStore
-    processed: ProcessedEvents
-    if redis is not None:
-        presence, processed = RedisPresenceStore(redis), RedisProcessedEvents(redis)
-    else:
-        presence, processed = MemoryPresenceStore(), MemoryProcessedEvents()
     listeners: list[RoomFinishedListener] = [presence, lobby]
 
     async def is_registered(livekit_room: str) -> bool:
         async with sessionmaker() as db:
             return await is_registered_livekit_room(db, livekit_room)
+
+    room_cache = RoomCache()
+
+    async def configuration_of(livekit_room: str) -> RoomConfiguration | None:
+        async with sessionmaker() as db:
+            snapshot = await room_snapshot(db, room_cache, livekit_room)
+        return snapshot.configuration if snapshot is not None else None
+
+    async def registered_among(names: Sequence[str]) -> set[str]:
+        async with sessionmaker() as db:
+            return await registered_livekit_rooms(db, names)
+
+    reconciler = Reconciler(
+        settings.reconcile,
+        settings.livekit.timeout_s,
+        livekit,
+        presence,
+        bans,
+        turns,
+        registered_among,
+    )
+    microphones: MicrophoneLocks = (
+        RedisMicrophoneLocks(redis) if redis is not None else MemoryMicrophoneLocks()
+    )
+    moderation = ModerationService(settings, livekit, lobby, bans, microphones)
+    handlers = WebhookHandlers(
+        presence,
+        listeners,
+        is_registered,
+        bans=bans,
+        livekit=livekit,
+        reconciler=reconciler,
+        configuration_of=configuration_of,
+        on_joined=moderation.on_joined,
+    )
 
     verifier = WebhookVerifier(
         settings.livekit.api_key, settings.livekit.api_secret.get_secret_value()
@@ -139,16 +198,17 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         tokens=tokens,
         oidc=OIDCClient(settings.oidc, kv) if settings.oidc.enabled else None,
         broker=broker,
-        room_cache=RoomCache(),
+        room_cache=room_cache,
         livekit=livekit,
         notifier=notifier,
         lobby=lobby,
         presence=presence,
-        webhooks=WebhookService(
-            verifier, processed, WebhookHandlers(presence, listeners, is_registered), metrics
-        ),
+        webhooks=WebhookService(verifier, processed, handlers, metrics),
         bans=bans,
-        moderation=ModerationService(settings, livekit, lobby, bans),
+        diagnostics=DiagnosticsService(settings, livekit),
+        invitations=InvitationService(settings.email),
+        moderation=moderation,
+        reconciler=reconciler,
         metrics=metrics,
         room_finished_listeners=listeners,
     )

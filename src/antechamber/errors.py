@@ -48,6 +48,11 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+class NotOffered(DomainError):
+    """A call La Suite Meet's front end makes that this service doesn't offer, or not as
+    configured (recording, file uploads, email without SMTP)."""
+
+
 class UpstreamUnavailable(DomainError):
     """A service we depend on (LiveKit, the identity provider) did not answer in time."""
 

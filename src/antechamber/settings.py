@@ -115,6 +115,81 @@ class LobbySettings(BaseSettings):
     rate_limit_per_minute: int = Field(default=120, ge=0, le=100_000)
 
 
+class FrontendSettings(BaseSettings):
+    """What `config/` tells La Suite Meet's front end; defaults are its own backend's."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_FRONTEND_", extra="ignore")
+
+    # Past this many participants, join and leave sounds stop.
+    max_participants_for_sound: int = Field(default=5, ge=0, le=100_000)
+    # Past this many participants, a joiner's microphone starts muted.
+    auto_mute_on_join_threshold: int = Field(default=50, ge=0, le=100_000)
+    # Silent login (prompt=none) is only offered when an OpenID provider is configured.
+    is_silent_login_enabled: bool = True
+    silence_livekit_debug_logs: bool = False
+    custom_css_url: str | None = None
+    external_home_url: str | None = None
+    manifest_link: str | None = None
+    idle_disconnect_warning_delay: int | None = Field(default=None, ge=1)
+    use_french_gov_footer: bool = False
+    use_proconnect_button: bool = False
+    language_code: str = "en-us"
+
+
+class ConnectionTestSettings(BaseSettings):
+    """The front end's connection test (`POST diagnostics/connection/`)."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_CONNECTION_TEST_", extra="ignore")
+
+    enabled: bool = False
+    # Lifetime of the test token and of its room (deleted from LiveKit after it).
+    ttl_s: int = Field(default=300, ge=5, le=3600)
+    # Tests started per client address per minute (0: no limit).
+    rate_limit_per_minute: int = Field(default=10, ge=0, le=10_000)
+
+
+class EmailSettings(BaseSettings):
+    """SMTP, for room invitations. Without a host, invitations answer 501."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_EMAIL_", extra="ignore")
+
+    host: str | None = None
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    use_tls: bool = False  # STARTTLS
+    use_ssl: bool = False  # TLS from the first byte
+    from_address: str = "meet@localhost"
+    # Where invitation links point (the front end's address); default: this service's.
+    app_base_url: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Invitation requests per sender per hour, and recipients per request.
+    invite_rate_limit_per_hour: int = Field(default=20, ge=0, le=100_000)
+    max_recipients: int = Field(default=20, ge=1, le=500)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+class ReconcileSettings(BaseSettings):
+    """The reconciler: compares each live room with LiveKit's `ListParticipants`, removes
+    banned identities and fixes the participant list, whatever the webhooks did."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_RECONCILE_", extra="ignore")
+
+    enabled: bool = True
+    # Every live room is compared with LiveKit at least this often (one ListRooms per
+    # process, one ListParticipants per room, whichever process takes the room's turn).
+    interval_s: float = Field(default=30.0, ge=1, le=3600)
+    # Rooms with a ban in force are checked this often: how long a banned participant
+    # can stay when LiveKit's participant_joined webhook doesn't reach us.
+    banned_interval_s: float = Field(default=1.0, ge=0.2, le=300)
+    # Rooms reconciled per pass and process, and LiveKit calls in flight at once.
+    max_rooms: int = Field(default=200, ge=1, le=100_000)
+    concurrency: int = Field(default=8, ge=1, le=100)
+
+
 class OIDCSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ANTECHAMBER_OIDC_", extra="ignore")
 
@@ -140,9 +215,17 @@ class Settings(BaseSettings):
     # Exact origins (scheme://host[:port]) allowed for CORS, CSRF and login redirects.
     allowed_origins: CommaList = Field(default_factory=list)
     dev_login_enabled: bool = False
-    token_ttl_s: int = Field(default=600, ge=30, le=86400)
+    # A token only has to be valid when the client connects: LiveKit sends connected
+    # participants fresh tokens itself. Two minutes cover a slow connection (ICE, TURN
+    # fall-back, the client's retries) and clock skew, and bound how long a token that
+    # leaked or was obtained before a ban is worth anything.
+    token_ttl_s: int = Field(default=120, ge=30, le=86400)
     session_ttl_s: int = Field(default=14 * 86400, ge=60)
+    # Operator policy: the access levels rooms may have on this deployment, the one new
+    # rooms get, whether anonymous people may ever join, whether unknown slugs are rooms.
+    access_levels: CommaList = Field(default_factory=lambda: ["public", "trusted", "restricted"])
     default_access_level: AccessLevel = "public"
+    allow_anonymous: bool = True
     allow_unregistered_rooms: bool = False
     default_display_name: str = Field(default="Anonymous", min_length=1, max_length=100)
     authenticated_users_can_edit_display_name: bool = True
@@ -161,6 +244,10 @@ class Settings(BaseSettings):
     metrics_dir: Path | None = None
     # Addresses whose X-Forwarded-For/-Proto uvicorn trusts (comma list, `*` for any).
     forwarded_allow_ips: str = "127.0.0.1"
+    # The SDK's popup flow: how long a created room waits to be fetched by its
+    # callback id, and how many fetches a client address may make per minute (it polls).
+    creation_callback_ttl_s: int = Field(default=600, ge=10, le=86400)
+    creation_callback_rate_limit_per_minute: int = Field(default=600, ge=0, le=100_000)
     # Bodies over this are refused with 413 before they are read (the webhook has its own).
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     # On SIGTERM: streams end at once, in-flight requests get the rest of this bound, and
@@ -175,8 +262,21 @@ class Settings(BaseSettings):
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
     lobby: LobbySettings = Field(default_factory=LobbySettings)
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
+    frontend: FrontendSettings = Field(default_factory=FrontendSettings)
+    connection_test: ConnectionTestSettings = Field(default_factory=ConnectionTestSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
 
-    _split = field_validator("allowed_origins", mode="before")(_split_commas)
+    _split = field_validator("allowed_origins", "access_levels", mode="before")(_split_commas)
+
+    @field_validator("access_levels")
+    @classmethod
+    def _levels(cls, levels: list[str]) -> list[str]:
+        known = ("public", "trusted", "restricted")
+        unknown = [level for level in levels if level not in known]
+        if unknown or not levels:
+            raise ValueError(f"access levels are a non-empty list of {', '.join(known)}")
+        return [level for level in known if level in levels]
 
     @field_validator("allowed_origins")
     @classmethod
@@ -191,6 +291,15 @@ class Settings(BaseSettings):
             problems.append("REDIS_URL is required with more than one worker")
         if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 16:
             problems.append("ANTECHAMBER_METRICS_TOKEN must be at least 16 characters")
+        if self.default_access_level not in self.access_levels:
+            problems.append(
+                "ANTECHAMBER_DEFAULT_ACCESS_LEVEL must be one of ANTECHAMBER_ACCESS_LEVELS"
+            )
+        if self.allow_unregistered_rooms and "public" not in self.access_levels:
+            problems.append(
+                "ANTECHAMBER_ALLOW_UNREGISTERED_ROOMS needs public rooms "
+                "(unregistered rooms are public) in ANTECHAMBER_ACCESS_LEVELS"
+            )
         if self.environment == "production":
             problems.extend(self._production_problems())
         if problems:

@@ -7,21 +7,73 @@ at LiveKit. Both run on PostgreSQL and Redis, like production.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
+from fastapi import FastAPI
 from redis.asyncio import Redis
+from starlette.types import Message, Receive, Scope, Send
 
 from antechamber.app import create_app
+from antechamber.container import Services
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from antechamber.presence.redis_store import RedisPresenceStore
-from antechamber.settings import LiveKitSettings, Settings
+from antechamber.settings import LiveKitSettings, ReconcileSettings, Settings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, make_settings
 from tests.http_server import HttpBrowser, ThreadedServer
 from tests.livekit_server import LiveKitServer, livekit_binary, start_livekit
 from tests.servers import free_port
 
 GATEWAY_TIMEOUT_S = 3.0
+WEBHOOK_PATH = "/api/v1.0/rooms/webhooks-livekit/"
+
+
+@dataclass
+class Delivery:
+    """A webhook as LiveKit sent it: raw body and its signature."""
+
+    body: bytes
+    authorization: str
+
+
+@dataclass
+class WebhookGate:
+    """Sits in front of the Antechamber under test: lets LiveKit's webhooks through, or
+    (when `dropping`) answers 200 without handing them on, as if they were lost. Every
+    webhook that arrives is kept in `seen`, so a test can deliver it itself later, twice
+    or out of order."""
+
+    app: FastAPI
+    dropping: bool = False
+    seen: list[Delivery] = field(default_factory=list)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != WEBHOOK_PATH:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        headers = dict(scope["headers"])
+        self.seen.append(Delivery(body, headers.get(b"authorization", b"").decode()))
+        if self.dropping:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b'{"status":"dropped"}'})
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 @dataclass
@@ -30,9 +82,16 @@ class Live:
     antechamber: ThreadedServer
     settings: Settings
     backend: Backend
+    gate: WebhookGate
 
     def browser(self) -> HttpBrowser:
         return HttpBrowser(self.antechamber.base_url)
+
+    @property
+    def services(self) -> Services:
+        """The server's services: use them only through `antechamber.call(...)`."""
+        services: Services = self.gate.app.state.services
+        return services
 
 
 @pytest.fixture(scope="session")
@@ -52,11 +111,15 @@ def live(tmp_path_factory: pytest.TempPathFactory, postgres_backend: Backend) ->
                 api_secret=LIVEKIT_SECRET,
                 timeout_s=GATEWAY_TIMEOUT_S,
             ),
+            # Rooms with a ban are watched as in production; the sweep of every live
+            # room is left to the tests that call it, so they see what webhooks alone did.
+            reconcile=ReconcileSettings(interval_s=3600),
         )
-        server = ThreadedServer(create_app(settings), app_port)
+        gate = WebhookGate(create_app(settings))
+        server = ThreadedServer(gate, app_port)
         server.start()
         try:
-            yield Live(livekit, server, settings, postgres_backend)
+            yield Live(livekit, server, settings, postgres_backend, gate)
         finally:
             server.stop()
     finally:

@@ -155,7 +155,9 @@ async def test_it_keeps_a_place_that_polls_at_the_documented_interval(
     admin, patient, gone = Visitor(http), Visitor(http), Visitor(http)
     room = await _restricted_room(admin, cluster.urls[0])
     path = f"/api/v1.0/rooms/{room['id']}/request-entry/"
-    patient_id = (await patient.request("POST", cluster.urls[0] + path, {})).json()["id"]
+    first = await patient.request("POST", cluster.urls[0] + path, {})
+    assert first.status_code == 200, first.text
+    patient_id = first.json()["id"]
     await gone.request("POST", cluster.urls[1] + path, {})
     deadline = time.monotonic() + WAITING_TIMEOUT_S * 1.5
     turn = 0

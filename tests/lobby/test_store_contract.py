@@ -201,6 +201,27 @@ async def test_it_decides_for_everyone_waiting_at_once(make_store: StoreFactory)
     assert await store.decide_all(ROOM, Status.DENIED) == 0
 
 
+async def test_it_decides_only_the_oldest_up_to_a_limit(make_store: StoreFactory) -> None:
+    store = make_store(Timeouts(60_000, 60_000, 60_000)).store
+    people = [new_id() for _ in range(4)]
+    for who in people:
+        await ask(store, who)
+    # In the waiting list's order (arrival, ties broken by id).
+    people = [p.id for p in await store.waiting(ROOM)]
+    assert await store.decide_all(ROOM, Status.ACCEPTED, 0) == 0
+    assert await store.decide_all(ROOM, Status.ACCEPTED, 2) == 2
+    assert [p.id for p in await store.waiting(ROOM)] == people[2:]
+    statuses = [(await store.get(ROOM, who, refresh=False)) for who in people]
+    assert [p.status if p else None for p in statuses] == [
+        Status.ACCEPTED,
+        Status.ACCEPTED,
+        Status.WAITING,
+        Status.WAITING,
+    ]
+    assert await store.decide_all(ROOM, Status.ACCEPTED, 5) == 2
+    assert await store.waiting(ROOM) == []
+
+
 async def test_it_forgets_places_by_id_or_identity(make_store: StoreFactory) -> None:
     store = make_store(Timeouts(60_000, 60_000, 60_000)).store
     ann, bob = new_id(), new_id()

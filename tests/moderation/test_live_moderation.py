@@ -117,6 +117,7 @@ async def test_it_removes_and_bans_a_participant(live: Live, gateway: SdkLiveKit
         await alice.login("alice@example.com")
         room = await new_room(alice, "Banned", access_level="public")
         entry = await carol.post(f"{ROOMS}{room['id']}/request-entry/", json={"username": "Carol"})
+        assert entry.status_code == 200, entry.text
         assert entry.json()["status"] == "accepted"
         carol_id = entry.json()["id"]
         async with connected(live.livekit.url, entry.json()["livekit"]["token"]) as carol_rtc:
@@ -286,6 +287,7 @@ async def test_it_sends_a_participant_back_to_the_lobby(
         room = await new_room(alice, "Requeued", access_level="trusted")
         entry_path = f"{ROOMS}{room['id']}/request-entry/"
         waiting = await carol.post(entry_path, json={"username": "Carol"})
+        assert waiting.status_code == 200, waiting.text
         carol_id = waiting.json()["id"]
         assert waiting.json()["status"] == "waiting"
         admitted = await act(alice, room["id"], "enter", participant_id=carol_id, allow_entry=True)

@@ -160,9 +160,14 @@ async def test_it_refuses_unknown_users_rooms_roles_and_fields(
     room = await create_room(alice, "Validation")
     bob_id = (await me(bob))["id"]
     nobody = "00000000-0000-4000-8000-000000000000"
-    bodies: list[object] = [
+    # Well-formed ids of nothing: no such user, no such room.
+    for missing in (
         {"resource": room["id"], "user": nobody, "role": "member"},
         {"resource": nobody, "user": bob_id, "role": "member"},
+    ):
+        response = await alice.post(ACCESSES, json=missing)
+        assert response.status_code == 404, (missing, response.text)
+    bodies: list[object] = [
         {"resource": room["id"], "user": bob_id, "role": "emperor"},
         {"resource": room["id"], "user": bob_id, "role": "member", "extra": True},
         {"resource": "not-a-uuid", "user": bob_id, "role": "member"},

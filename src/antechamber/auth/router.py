@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import EmailStr
 
 from antechamber.auth.oidc import safe_return_to
 from antechamber.errors import NotFound
@@ -15,8 +14,9 @@ from antechamber.http import csrf
 from antechamber.http.body import RequestBody
 from antechamber.http.csrf import request_origin
 from antechamber.http.deps import SESSION_COOKIE, CurrentUser, Db, ServicesDep
+from antechamber.http.openapi import errors
 from antechamber.users import service as users
-from antechamber.users.schemas import UserOut, UserUpdate
+from antechamber.users.schemas import EmailAddress, UserOut, UserUpdate
 
 router = APIRouter(tags=["auth"])
 
@@ -37,7 +37,11 @@ def _callback_url(request: Request) -> str:
     return str(request.url_for("oidc_callback"))
 
 
-@router.get("/authenticate/", status_code=302, responses={302: {"description": "to the provider"}})
+@router.get(
+    "/authenticate/",
+    status_code=302,
+    responses={302: {"description": "to the provider"}, **errors(404, 502)},
+)
 async def authenticate(
     request: Request,
     services: ServicesDep,
@@ -52,7 +56,10 @@ async def authenticate(
 
 
 @router.get(
-    "/callback/", name="oidc_callback", status_code=302, responses={302: {"description": "back"}}
+    "/callback/",
+    name="oidc_callback",
+    status_code=302,
+    responses={302: {"description": "back"}, **errors(403, 404, 502)},
 )
 async def callback(
     request: Request,
@@ -98,10 +105,10 @@ async def logout(request: Request, services: ServicesDep) -> RedirectResponse:
 
 
 class DevLogin(RequestBody):
-    email: EmailStr
+    email: EmailAddress
 
 
-@router.post("/dev-login/", response_model=UserOut)
+@router.post("/dev-login/", response_model=UserOut, responses=errors(404))
 async def dev_login(body: DevLogin, services: ServicesDep, db: Db, response: Response) -> UserOut:
     if not services.settings.dev_login_enabled:
         raise NotFound("Not found.")
@@ -112,17 +119,27 @@ async def dev_login(body: DevLogin, services: ServicesDep, db: Db, response: Res
     return UserOut.of(user)
 
 
-@router.get("/users/me/", response_model=UserOut, responses={401: {"description": "logged out"}})
+@router.get("/users/me/", response_model=UserOut, responses=errors(401))
 async def me(user: CurrentUser) -> UserOut:
     return UserOut.of(user)
 
 
-async def _update_user(db: Db, user: CurrentUser, user_id: uuid.UUID, body: UserUpdate) -> UserOut:
+async def _update_user(
+    db: Db,
+    user: CurrentUser,
+    user_id: uuid.UUID,
+    body: Annotated[UserUpdate, Body(default_factory=UserUpdate)],
+) -> UserOut:
     return UserOut.of(await users.update(db, user, user_id, body))
 
 
 # One route per method: a route with two methods gets one operationId twice in the schema.
 for _method, _name in (("PUT", "replace_user"), ("PATCH", "update_user")):
     router.add_api_route(
-        "/users/{user_id}/", _update_user, methods=[_method], response_model=UserOut, name=_name
+        "/users/{user_id:uuid}/",
+        _update_user,
+        methods=[_method],
+        response_model=UserOut,
+        name=_name,
+        responses=errors(401, 403, 404),
     )

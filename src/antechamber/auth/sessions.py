@@ -47,6 +47,11 @@ class KeyValueStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def count(self, key: str, window_s: int) -> tuple[int, int]:
+        """Adds one to a counter that lives `window_s` from its first hit; returns the
+        count and the seconds left in its window (for rate limits)."""
+        ...
+
 
 class MemoryKeyValueStore:
     def __init__(self) -> None:
@@ -69,6 +74,16 @@ class MemoryKeyValueStore:
 
     async def delete(self, key: str) -> None:
         self._items.pop(key, None)
+
+    async def count(self, key: str, window_s: int) -> tuple[int, int]:
+        now = time.monotonic()
+        item = self._items.get(key)
+        if item is None or item[1] <= now:
+            self._purge()
+            item = ("0", now + window_s)
+        value = str(int(item[0]) + 1)
+        self._items[key] = (value, item[1])
+        return int(value), max(1, int(item[1] - now + 0.999))
 
     def _purge(self) -> None:
         if len(self._items) % 256:
@@ -95,6 +110,14 @@ class RedisKeyValueStore:
 
     async def delete(self, key: str) -> None:
         await self._redis.delete(key)
+
+    async def count(self, key: str, window_s: int) -> tuple[int, int]:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window_s, nx=True)
+            pipe.ttl(key)
+            count, _, ttl = await pipe.execute()
+        return int(count), max(1, int(ttl))
 
 
 def _text(value: bytes | str) -> str:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from antechamber import errors
 
@@ -24,6 +25,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidInput: 400,
     errors.BadRequest: 400,
     errors.RateLimited: 429,
+    errors.NotOffered: 404,
     errors.UpstreamError: 502,
     errors.UpstreamUnavailable: 503,
     errors.TryAgainLater: 503,
@@ -73,10 +75,27 @@ def _message(error: dict[str, object]) -> str:
     return message
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route matching the path only; a path
+        # served by one route per method (GET and POST /rooms/) supports all of them.
+        headers["Allow"] = ", ".join(_methods_of(request))
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _methods_of(request: Request) -> list[str]:
+    routes = request.app.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
 
 
 # An outage of a dependency is not the client's fault and not a bug: 503, one log line.

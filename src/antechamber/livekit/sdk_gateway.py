@@ -139,6 +139,17 @@ class SdkLiveKitGateway:
         request = lk.UpdateRoomMetadataRequest(room=room, metadata=metadata)
         await self._call("room", self._api.room.update_room_metadata(request))
 
+    async def create_room(
+        self, room: str, *, empty_timeout_s: int, departure_timeout_s: int, max_participants: int
+    ) -> Room:
+        request = lk.CreateRoomRequest(
+            name=room,
+            empty_timeout=empty_timeout_s,
+            departure_timeout=departure_timeout_s,
+            max_participants=max_participants,
+        )
+        return await self._call("room", self._api.room.create_room(request))
+
     async def delete_room(self, room: str) -> None:
         await self._call("room", self._api.room.delete_room(lk.DeleteRoomRequest(room=room)))
 

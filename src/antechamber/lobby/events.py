@@ -24,6 +24,7 @@ from antechamber.errors import NotFound
 from antechamber.lobby.service import Entry, iso, place_json
 from antechamber.lobby.store import Status, events_channel
 from antechamber.pubsub import SubscriptionEnded
+from antechamber.rooms import policy
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
 from antechamber.tokens.colour import colour_for
@@ -57,7 +58,7 @@ async def open_participant_stream(
 ) -> Entry:
     """The first event of a participant's stream, or NotFound when it has no place."""
     role = await rooms.role_of(db, room.id, caller.user)
-    if rooms.may_join_directly(room.access_level, caller, role):
+    if policy.may_join(services.settings, room.access_level, caller, role):
         return await services.lobby.request_entry(db, room, caller, None, "")
     place = None
     if caller.participant_id:

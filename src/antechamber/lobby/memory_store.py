@@ -140,9 +140,11 @@ class MemoryLobbyStore:
         self._event(room, place, status)
         return place
 
-    async def decide_all(self, room: str, status: Status) -> int:
+    async def decide_all(self, room: str, status: Status, limit: int | None = None) -> int:
         state = self._room(room)
-        waiting = [p for p in state.places.values() if p.status is Status.WAITING]
+        waiting = await self.waiting(room)
+        if limit is not None:
+            waiting = waiting[: max(0, limit)]
         for place in waiting:
             self._set(room, state, place, status)
         return len(waiting)

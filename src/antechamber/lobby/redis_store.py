@@ -157,20 +157,20 @@ return out('decided', pid, rec)
 """
 )
 
-# ARGV: channel, keys_ttl, code, ttl
+# ARGV: channel, keys_ttl, code, ttl, stop (ZRANGE index of the last one decided: -1 all)
 _DECIDE_ALL = (
     _PRELUDE
     + """
 local code, ttl = ARGV[3], tonumber(ARGV[4])
-local ids = redis.call('ZRANGE', waiting, 0, -1)
+local ids = redis.call('ZRANGE', waiting, 0, tonumber(ARGV[5]))
 for _, pid in ipairs(ids) do
   local rec = load(pid)
   rec[1] = code
   store(pid, rec)
+  redis.call('ZREM', waiting, pid)
   redis.call('ZADD', deadline, now + ttl, pid)
   publish(pid, NAMES[code], rec)
 end
-redis.call('DEL', waiting)
 if #ids > 0 then keep() end
 return #ids
 """
@@ -339,8 +339,11 @@ class RedisLobbyStore:
             return DecisionOutcome.MISSING, None
         return DecisionOutcome(tag), _place(row)
 
-    async def decide_all(self, room: str, status: Status) -> int:
-        args = [*self._common(room), CODES[status], self._timeouts.for_status(status)]
+    async def decide_all(self, room: str, status: Status, limit: int | None = None) -> int:
+        if limit is not None and limit <= 0:
+            return 0
+        stop = -1 if limit is None else limit - 1
+        args = [*self._common(room), CODES[status], self._timeouts.for_status(status), stop]
         return int(await self._decide_all(keys=self.keys(room), args=args))
 
     async def forget(self, room: str, participant_id: str) -> bool:

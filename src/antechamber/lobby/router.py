@@ -3,38 +3,43 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from antechamber.auth.caller import Caller
 from antechamber.container import Services
 from antechamber.errors import NotFound, TryAgainLater
 from antechamber.http.body import RequestBody
 from antechamber.http.deps import CallerDep, Db, ServicesDep, caller_for_stream
+from antechamber.http.openapi import errors
 from antechamber.lobby import events
 from antechamber.moderation.audit import Act, Actor, audited
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
+from antechamber.text import TEXT_PATTERN
 from antechamber.tokens.service import MAX_DISPLAY_NAME
 
 router = APIRouter(tags=["lobby"])
 
 
 class EntryRequest(RequestBody):
-    # Checked (trimmed, 1-100 printable characters) by the token rules, with one reason.
-    username: str | None = Field(default=None, max_length=10 * MAX_DISPLAY_NAME)
+    # Checked (trimmed, at most 100 characters, no control character) by the token rules,
+    # with one reason; blank means "no name given".
+    username: str | None = Field(
+        default=None, max_length=MAX_DISPLAY_NAME, json_schema_extra={"pattern": TEXT_PATTERN}
+    )
 
 
 class Decision(RequestBody):
     participant_id: uuid.UUID
-    allow_entry: bool
+    allow_entry: StrictBool
 
 
 class DecisionForAll(RequestBody):
-    allow_entry: bool
+    allow_entry: StrictBool
 
 
 async def _room(db: Db, services: Services, room_key: str) -> RoomSnapshot:
@@ -59,10 +64,10 @@ def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/rooms/{room_key}/request-entry/")
+@router.post("/rooms/{room_key}/request-entry/", responses=errors(403, 404, 409, 429))
 async def request_entry(
     room_key: str,
-    body: EntryRequest,
+    body: Annotated[EntryRequest, Body(default_factory=EntryRequest)],
     request: Request,
     db: Db,
     services: ServicesDep,
@@ -87,7 +92,11 @@ class WaitingList(BaseModel):
     participants: list[WaitingParticipant]
 
 
-@router.get("/rooms/{room_key}/waiting-participants/", response_model=WaitingList)
+@router.get(
+    "/rooms/{room_key}/waiting-participants/",
+    responses=errors(401, 403, 404),
+    response_model=WaitingList,
+)
 async def waiting_participants(
     room_key: str, db: Db, services: ServicesDep, caller: CallerDep
 ) -> Response:
@@ -96,7 +105,7 @@ async def waiting_participants(
     return Response(await services.lobby.waiting_json(room), media_type="application/json")
 
 
-@router.post("/rooms/{room_key}/enter/")
+@router.post("/rooms/{room_key}/enter/", responses=errors(400, 401, 403, 404, 409))
 async def enter(
     room_key: str, body: Decision, db: Db, services: ServicesDep, caller: CallerDep
 ) -> dict[str, Any]:
@@ -109,7 +118,7 @@ async def enter(
     return {}
 
 
-@router.post("/rooms/{room_key}/enter-all/")
+@router.post("/rooms/{room_key}/enter-all/", responses=errors(400, 401, 403, 404))
 async def enter_all(
     room_key: str, body: DecisionForAll, db: Db, services: ServicesDep, caller: CallerDep
 ) -> dict[str, int]:
@@ -128,7 +137,11 @@ _SSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/rooms/{room_key}/lobby-events/", response_class=StreamingResponse, responses=_SSE)
+@router.get(
+    "/rooms/{room_key}/lobby-events/",
+    response_class=StreamingResponse,
+    responses={**_SSE, **errors(404)},
+)
 async def lobby_events(room_key: str, request: Request, services: ServicesDep) -> StreamingResponse:
     _refuse_if_stopping(services)
     # No request-scoped DB session here: a stream may stay open for minutes.
@@ -143,7 +156,7 @@ async def lobby_events(room_key: str, request: Request, services: ServicesDep) -
 @router.get(
     "/rooms/{room_key}/waiting-participants-events/",
     response_class=StreamingResponse,
-    responses=_SSE,
+    responses={**_SSE, **errors(401, 403, 404)},
 )
 async def waiting_participants_events(
     room_key: str, request: Request, services: ServicesDep

@@ -29,9 +29,11 @@ from antechamber.lobby.store import (
 )
 from antechamber.moderation.bans import BanStore
 from antechamber.observability.metrics import Metrics
+from antechamber.presence.store import PresenceStore
+from antechamber.rooms import capacity, policy
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
-from antechamber.rooms.models import AccessLevel, Role
+from antechamber.rooms.models import Role
 from antechamber.rooms.schemas import LiveKitAccess
 from antechamber.settings import Settings
 from antechamber.tokens.colour import colour_for
@@ -87,11 +89,13 @@ class LobbyService:
         tokens: TokenIssuer,
         notifier: WaitingNotifier,
         bans: BanStore,
+        presence: PresenceStore,
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics
         self.store = store
         self.bans = bans
+        self._presence = presence
         self._settings = settings
         self._tokens = tokens
         self._notifier = notifier
@@ -107,6 +111,7 @@ class LobbyService:
             role=None,
             is_authenticated=caller.is_authenticated,
             can_publish_sources=room.configuration.can_publish_sources,
+            max_participants=room.configuration.max_participants,
         )
 
     async def request_entry(
@@ -117,12 +122,15 @@ class LobbyService:
         username: str | None,
         client: str,
     ) -> Entry:
+        policy.require_anonymous_allowed(self._settings, caller)
         await self.refuse_banned(str(room.id), caller.identity)
         chosen = requested_display_name(username)
         full_name = caller.user.full_name if caller.user else None
         name = display_name(self._settings, chosen, full_name, caller.is_authenticated)
         role = await rooms.role_of(db, room.id, caller.user)
-        if rooms.may_join_directly(room.access_level, caller, role):
+        cap = room.configuration.max_participants
+        if policy.may_join(self._settings, room.access_level, caller, role):
+            await capacity.require_room_for(self._presence, str(room.id), cap, caller.identity)
             livekit = self._tokens.issue(
                 livekit_room=str(room.id),
                 identity=caller.identity,
@@ -130,6 +138,7 @@ class LobbyService:
                 role=role,
                 is_authenticated=caller.is_authenticated,
                 can_publish_sources=room.configuration.can_publish_sources,
+                max_participants=cap,
             )
             self._count_request("direct")
             return Entry(Status.ACCEPTED, name, caller.participant_id, livekit)
@@ -154,6 +163,11 @@ class LobbyService:
         if result.outcome is RequestOutcome.CREATED:
             self._lists.pop(str(room.id), None)  # don't wait for our own event
             self._notifier.participant_waiting(str(room.id))
+        if result.place.status is Status.ACCEPTED:
+            # Admitted, but the room may have filled since: no token past the cap.
+            await capacity.require_room_for(
+                self._presence, str(room.id), cap, result.place.identity
+            )
         return self.entry_for(room, result.place, caller)
 
     def _count_request(self, outcome: str) -> None:
@@ -208,8 +222,12 @@ class LobbyService:
             self._lists.pop(channel[len("lobby:{") : -len("}:events")], None)
 
     async def decide(self, room: RoomSnapshot, participant_id: uuid.UUID, allow: bool) -> Place:
-        _require_lobby(room)
+        self._require_lobby(room)
         status = Status.ACCEPTED if allow else Status.DENIED
+        cap = room.configuration.max_participants
+        if allow and await capacity.free_places(self._presence, str(room.id), cap) == 0:
+            assert cap is not None
+            raise capacity.full(cap)
         outcome, place = await self.store.decide(str(room.id), str(participant_id), status)
         self._lists.pop(str(room.id), None)
         self._count_decision(status, outcome.value)
@@ -222,21 +240,25 @@ class LobbyService:
         return place
 
     async def decide_all(self, room: RoomSnapshot, allow: bool) -> int:
-        _require_lobby(room)
+        self._require_lobby(room)
+        limit = None
+        if allow:
+            # Admits the oldest up to the cap; the others keep waiting.
+            cap = room.configuration.max_participants
+            limit = await capacity.free_places(self._presence, str(room.id), cap)
         status = Status.ACCEPTED if allow else Status.DENIED
-        count = await self.store.decide_all(str(room.id), status)
+        count = await self.store.decide_all(str(room.id), status, limit)
         self._lists.pop(str(room.id), None)
         self._count_decision(status, "decided", count)
         return count
 
+    def _require_lobby(self, room: RoomSnapshot) -> None:
+        if not policy.has_lobby(self._settings, room.access_level):
+            raise BadRequest("Public rooms have no lobby: everyone joins directly.")
+
     async def clear_room(self, livekit_room: str) -> None:
         await self.store.clear(livekit_room)
         self._lists.pop(livekit_room, None)
-
-
-def _require_lobby(room: RoomSnapshot) -> None:
-    if room.access_level is AccessLevel.PUBLIC:
-        raise BadRequest("Public rooms have no lobby: everyone joins directly.")
 
 
 def is_admin(role: Role | None) -> bool:

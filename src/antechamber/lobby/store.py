@@ -108,7 +108,9 @@ class LobbyStore(Protocol):
         self, room: str, participant_id: str, status: Status
     ) -> tuple[DecisionOutcome, Place | None]: ...
 
-    async def decide_all(self, room: str, status: Status) -> int: ...
+    async def decide_all(self, room: str, status: Status, limit: int | None = None) -> int:
+        """Decides every waiting place, or the `limit` oldest; returns how many."""
+        ...
 
     async def forget(self, room: str, participant_id: str) -> bool:
         """Removes a place whatever its status (a removed participant's admission)."""

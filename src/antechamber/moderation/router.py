@@ -8,19 +8,22 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import Field, model_validator
+from fastapi import Body as BodyParam
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from antechamber.container import Services
 from antechamber.errors import InvalidInput, NotAuthenticated, PermissionDenied
 from antechamber.http.body import RequestBody
 from antechamber.http.deps import Db, OptionalUser, ServicesDep, UserCaller
+from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
 from antechamber.moderation import audit
 from antechamber.moderation.audit import Act, Actor, AuditOut
 from antechamber.moderation.bans import MAX_BAN_SECONDS
-from antechamber.moderation.service import PermissionChange
+from antechamber.moderation.service import FORBIDDEN_PERMISSIONS, PermissionChange
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import Role, Room
+from antechamber.text import NAME_PATTERN
 from antechamber.tokens.service import MAX_DISPLAY_NAME, clean_display_name
 from antechamber.users.models import User
 
@@ -30,10 +33,6 @@ Identity = Annotated[str, Field(min_length=1, max_length=255)]
 Pagination = Annotated[PageParams, Depends(page_params)]
 SUCCESS = {"status": "success"}
 
-# Never granted from this API (see the token rules); can_update_metadata would let a
-# participant rewrite its own name and attributes, room_role and is_authenticated included.
-FORBIDDEN_PERMISSIONS = ("hidden", "recorder", "agent", "can_update_metadata")
-RESERVED_ATTRIBUTES = ("color", "room_role", "is_authenticated")
 AttributeKey = Annotated[str, Field(min_length=1, max_length=64)]
 AttributeValue = Annotated[str, Field(max_length=1000)]
 Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
@@ -49,32 +48,43 @@ class Mute(Body):
 
 
 class Permission(Body):
-    can_subscribe: bool | None = None
-    can_publish: bool | None = None
-    can_publish_data: bool | None = None
+    can_subscribe: StrictBool | None = None
+    can_publish: StrictBool | None = None
+    can_publish_data: StrictBool | None = None
     can_publish_sources: list[Source] | None = Field(default=None, max_length=4)
-    can_subscribe_metrics: bool | None = None
+    can_subscribe_metrics: StrictBool | None = None
+    # Never granted here: accepted only as false, null or the participant's current value.
+    hidden: StrictBool | None = None
+    recorder: StrictBool | None = None
+    agent: StrictBool | None = None
+    can_update_metadata: StrictBool | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_forbidden(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in FORBIDDEN_PERMISSIONS:
-                if name in data:
-                    raise ValueError(f"`{name}` can't be granted or changed through this API.")
-        return data
+    def change(self) -> PermissionChange:
+        values = self.model_dump()
+        forbidden = {name: values.pop(name) for name in FORBIDDEN_PERMISSIONS}
+        return PermissionChange(**values, forbidden=forbidden)
 
 
 class Update(Body):
+    # At least one of permission, name, attributes (null ones change nothing).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [{"required": [key]} for key in ("permission", "name", "attributes")]
+        },
+    )
+
     participant_identity: Identity
     permission: Permission | None = None
-    name: str | None = Field(default=None, max_length=10 * MAX_DISPLAY_NAME)
+    name: str | None = Field(
+        default=None, max_length=MAX_DISPLAY_NAME, json_schema_extra={"pattern": NAME_PATTERN}
+    )
     attributes: dict[AttributeKey, AttributeValue] | None = Field(default=None, max_length=20)
 
 
 class Remove(Body):
     participant_identity: Identity
-    ban_seconds: int | None = Field(default=None, ge=1, le=MAX_BAN_SECONDS)
+    ban_seconds: StrictInt | None = Field(default=None, ge=1, le=MAX_BAN_SECONDS)
 
 
 class RoleChange(Body):
@@ -83,11 +93,20 @@ class RoleChange(Body):
 
 
 class Hand(Body):
-    raised: bool
+    raised: StrictBool
 
 
 class Rename(Body):
-    name: str = Field(max_length=10 * MAX_DISPLAY_NAME)
+    name: str = Field(max_length=MAX_DISPLAY_NAME, json_schema_extra={"pattern": NAME_PATTERN})
+
+
+class MuteAll(Body):
+    # False: also take the microphone away, so they can't unmute (see allow-unmute).
+    allow_unmute: StrictBool = True
+
+
+class AllowUnmute(Body):
+    pass
 
 
 class EndMeeting(Body):
@@ -108,7 +127,7 @@ async def _act(
         yield act
 
 
-@router.post("/rooms/{room_key}/mute-participant/")
+@router.post("/rooms/{room_key}/mute-participant/", responses=errors(401, 403, 404, 502))
 async def mute_participant(
     room_key: str,
     body: Mute,
@@ -132,7 +151,42 @@ async def mute_participant(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/update-participant/")
+@router.post("/rooms/{room_key}/mute-all/", responses=errors(401, 403, 404, 502))
+async def mute_all(
+    room_key: str,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    body: Annotated[MuteAll, BodyParam(default_factory=MuteAll)],
+) -> dict[str, str | int]:
+    """Mutes the microphone of every participant but the owners and administrators."""
+    room = await rooms.get_or_404(db, room_key)
+    allow_unmute = body.allow_unmute
+    async with _act(services, room, caller.user, "mute_all", allow_unmute=allow_unmute) as act:
+        await rooms.require_admin(db, room, caller)
+        result = await services.moderation.mute_all(room, allow_unmute)
+        act.detail.update(participants=result.participants, tracks=result.tracks)
+    return {**SUCCESS, "participants": result.participants, "muted_tracks": result.tracks}
+
+
+@router.post("/rooms/{room_key}/allow-unmute/", responses=errors(401, 403, 404, 502))
+async def allow_unmute(
+    room_key: str,
+    db: Db,
+    services: ServicesDep,
+    caller: UserCaller,
+    body: Annotated[AllowUnmute, BodyParam(default_factory=AllowUnmute)],
+) -> dict[str, str | int]:
+    """Gives the microphone back to every non-admin after `mute-all` took it away."""
+    room = await rooms.get_or_404(db, room_key)
+    async with _act(services, room, caller.user, "allow_unmute") as act:
+        await rooms.require_admin(db, room, caller)
+        count = await services.moderation.allow_unmute(room)
+        act.detail["participants"] = count
+    return {**SUCCESS, "participants": count}
+
+
+@router.post("/rooms/{room_key}/update-participant/", responses=errors(401, 403, 404, 502))
 async def update_participant(
     room_key: str, body: Update, db: Db, services: ServicesDep, caller: UserCaller
 ) -> dict[str, str]:
@@ -140,26 +194,19 @@ async def update_participant(
     detail = body.model_dump(exclude_none=True, exclude={"participant_identity"})
     async with _act(services, room, caller.user, "update", body.participant_identity, **detail):
         await rooms.require_admin(db, room, caller)
-        if body.permission is None and body.name is None and body.attributes is None:
+        if not body.model_fields_set & {"permission", "name", "attributes"}:
             raise InvalidInput("non_field_errors", "Give a permission, a name or attributes.")
-        if body.attributes is not None:
-            reserved = sorted(set(RESERVED_ATTRIBUTES) & body.attributes.keys())
-            if reserved:
-                raise InvalidInput("attributes", f"Reserved attributes: {', '.join(reserved)}.")
-        permission = None
-        if body.permission is not None:
-            permission = PermissionChange(**body.permission.model_dump())
         await services.moderation.update(
             room,
             body.participant_identity,
-            permission,
+            body.permission.change() if body.permission is not None else None,
             clean_display_name(body.name, "name"),
             body.attributes,
         )
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/remove-participant/")
+@router.post("/rooms/{room_key}/remove-participant/", responses=errors(401, 403, 404, 502))
 async def remove_participant(
     room_key: str, body: Remove, db: Db, services: ServicesDep, caller: UserCaller
 ) -> dict[str, str]:
@@ -171,7 +218,7 @@ async def remove_participant(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/update-participant-role/")
+@router.post("/rooms/{room_key}/update-participant-role/", responses=errors(401, 403, 404))
 async def update_participant_role(
     room_key: str, body: RoleChange, db: Db, services: ServicesDep, caller: UserCaller
 ) -> dict[str, str]:
@@ -184,7 +231,7 @@ async def update_participant_role(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/toggle-hand/")
+@router.post("/rooms/{room_key}/toggle-hand/", responses=errors(401, 403, 404, 502))
 async def toggle_hand(
     room_key: str, body: Hand, db: Db, services: ServicesDep, authorization: Authorization = None
 ) -> dict[str, str]:
@@ -196,7 +243,7 @@ async def toggle_hand(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/rename/")
+@router.post("/rooms/{room_key}/rename/", responses=errors(401, 403, 404, 502))
 async def rename(
     room_key: str, body: Rename, db: Db, services: ServicesDep, authorization: Authorization = None
 ) -> dict[str, str]:
@@ -210,13 +257,13 @@ async def rename(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/end-meeting/")
+@router.post("/rooms/{room_key}/end-meeting/", responses=errors(401, 403, 404, 502))
 async def end_meeting(
     room_key: str,
     db: Db,
     services: ServicesDep,
     caller: UserCaller,
-    body: EndMeeting | None = None,
+    body: Annotated[EndMeeting, BodyParam(default_factory=EndMeeting)],
 ) -> dict[str, str]:
     room = await rooms.get_or_404(db, room_key)
     async with _act(services, room, caller.user, "end_meeting"):
@@ -225,7 +272,7 @@ async def end_meeting(
     return SUCCESS
 
 
-@router.post("/rooms/{room_key}/send-to-lobby/")
+@router.post("/rooms/{room_key}/send-to-lobby/", responses=errors(400, 401, 403, 404, 502))
 async def send_to_lobby(
     room_key: str, body: SendToLobby, db: Db, services: ServicesDep, caller: UserCaller
 ) -> dict[str, str]:
@@ -236,7 +283,40 @@ async def send_to_lobby(
     return {**SUCCESS, "participant_id": place}
 
 
-@router.get("/rooms/{room_key}/audit/", response_model=Page[AuditOut])
+class LiveParticipant(BaseModel):
+    identity: str
+    sid: str
+    name: str
+    joined_at: int
+
+
+class LiveParticipants(BaseModel):
+    count: int
+    participants: list[LiveParticipant]
+
+
+@router.get(
+    "/rooms/{room_key}/participants/",
+    responses=errors(401, 403, 404),
+    response_model=LiveParticipants,
+)
+async def live_participants(
+    room_key: str, db: Db, services: ServicesDep, caller: UserCaller
+) -> LiveParticipants:
+    """Who is in the live room, as webhooks and the reconciliation with LiveKit keep it
+    (oldest first)."""
+    room = await rooms.get_or_404(db, room_key)
+    await rooms.require_admin(db, room, caller)
+    listed = await services.presence.participants(str(room.id))
+    return LiveParticipants(
+        count=len(listed),
+        participants=[LiveParticipant(**vars(p)) for p in listed],
+    )
+
+
+@router.get(
+    "/rooms/{room_key}/audit/", responses=errors(401, 403, 404), response_model=Page[AuditOut]
+)
 async def audit_trail(
     room_key: str, request: Request, db: Db, caller: UserCaller, pagination: Pagination
 ) -> Page[AuditOut]:

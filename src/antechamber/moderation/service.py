@@ -6,9 +6,10 @@ may change it and keeps what LiveKit can't: bans, lobby places and roles.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -17,16 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from antechamber.errors import (
     BadRequest,
     DomainError,
+    InvalidInput,
     NotAuthenticated,
     NotFound,
     PermissionDenied,
 )
-from antechamber.livekit.gateway import LiveKitGateway, ParticipantPermission
+from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo, ParticipantPermission
 from antechamber.lobby.service import LobbyService
 from antechamber.moderation.bans import BanStore
-from antechamber.rooms import accesses
+from antechamber.moderation.microphones import MicrophoneLocks
+from antechamber.rooms import accesses, policy
 from antechamber.rooms import service as rooms
-from antechamber.rooms.models import AccessLevel, Role, Room
+from antechamber.rooms.models import Role, Room
 from antechamber.settings import Settings
 from antechamber.users.models import User
 from livekit import api as lk
@@ -34,6 +37,13 @@ from livekit import api as lk
 logger = logging.getLogger(__name__)
 
 HAND_RAISED = "handRaisedAt"
+# Never granted from this API (see the token rules); can_update_metadata would let a
+# participant rewrite its own name and attributes, room_role and is_authenticated included.
+FORBIDDEN_PERMISSIONS = ("hidden", "recorder", "agent", "can_update_metadata")
+# Set by the service from roles and identities; an admin can't rewrite them.
+RESERVED_ATTRIBUTES = ("color", "room_role", "is_authenticated")
+# What a reserved attribute may be sent as without changing anything: empty, or a denial.
+_NON_GRANTS = {"color": ("",), "room_role": ("",), "is_authenticated": ("", "false")}
 SOURCES = {
     "camera": lk.TrackSource.CAMERA,
     "microphone": lk.TrackSource.MICROPHONE,
@@ -50,6 +60,15 @@ class Participant:
     is_authenticated: bool
 
 
+MUTE_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class MuteAllResult:
+    participants: int  # non-admins in the room
+    tracks: int  # microphones muted now (others were muted already)
+
+
 @dataclass(frozen=True)
 class PermissionChange:
     can_subscribe: bool | None = None
@@ -57,6 +76,9 @@ class PermissionChange:
     can_publish_data: bool | None = None
     can_publish_sources: list[str] | None = None
     can_subscribe_metrics: bool | None = None
+    # The front end sends back the participant's whole set, these included. Accepted
+    # when they grant nothing new (false, null, or the participant's current value).
+    forbidden: dict[str, bool | None] = field(default_factory=dict)
 
 
 class ModerationService:
@@ -66,8 +88,10 @@ class ModerationService:
         livekit: LiveKitGateway,
         lobby: LobbyService,
         bans: BanStore,
+        microphones: MicrophoneLocks,
     ) -> None:
         self._settings = settings
+        self._microphones = microphones
         self._livekit = livekit
         self._lobby = lobby
         self._bans = bans
@@ -94,6 +118,76 @@ class ModerationService:
         attributes = claims.attributes or {}
         return Participant(claims.identity, attributes.get("is_authenticated") == "true")
 
+    async def mute_all(self, room: Room, allow_unmute: bool) -> MuteAllResult:
+        """Mutes every microphone of everyone but the owners and administrators; without
+        `allow_unmute`, also takes the microphone source away from them."""
+        livekit_room = str(room.id)
+        if not allow_unmute:
+            # First, so someone joining meanwhile is caught by the participant_joined rule.
+            await self._microphones.lock(livekit_room)
+        targets = [
+            p for p in await self._livekit.list_participants(livekit_room) if not _is_admin(p)
+        ]
+        limit = asyncio.Semaphore(MUTE_CONCURRENCY)
+
+        async def one(participant: ParticipantInfo) -> int:
+            muted = 0
+            async with limit:
+                for track in participant.tracks:
+                    if track.source == lk.TrackSource.MICROPHONE and not track.muted:
+                        with contextlib.suppress(NotFound):  # gone meanwhile
+                            await self._livekit.mute_track(
+                                livekit_room, participant.identity, track.sid, True
+                            )
+                            muted += 1
+                if not allow_unmute:
+                    await self._set_microphone(livekit_room, participant, allowed=False)
+            return muted
+
+        counts = await asyncio.gather(*(one(p) for p in targets))
+        return MuteAllResult(participants=len(targets), tracks=sum(counts))
+
+    async def allow_unmute(self, room: Room) -> int:
+        """Gives the microphone source back to every non-admin, if the room lets them
+        publish it; returns how many participants got it back."""
+        if "microphone" not in rooms.configuration_of(room).can_publish_sources:
+            raise BadRequest("This room doesn't let participants publish a microphone.")
+        livekit_room = str(room.id)
+        await self._microphones.unlock(livekit_room)
+        targets = [
+            p for p in await self._livekit.list_participants(livekit_room) if not _is_admin(p)
+        ]
+        given = await asyncio.gather(
+            *(self._set_microphone(livekit_room, p, allowed=True) for p in targets)
+        )
+        return sum(given)
+
+    async def on_joined(self, livekit_room: str, participant: ParticipantInfo) -> None:
+        """A non-admin joining a room whose microphones are off loses its microphone."""
+        if not _is_admin(participant) and await self._microphones.is_locked(livekit_room):
+            await self._set_microphone(livekit_room, participant, allowed=False)
+
+    async def _set_microphone(
+        self, livekit_room: str, participant: ParticipantInfo, *, allowed: bool
+    ) -> bool:
+        """Adds or removes the microphone source; True when something changed."""
+        permission = ParticipantPermission()
+        permission.CopyFrom(participant.permission)
+        sources = [s for s in permission.can_publish_sources if s != lk.TrackSource.MICROPHONE]
+        if allowed:
+            sources.append(lk.TrackSource.MICROPHONE)
+        if sorted(sources) == sorted(permission.can_publish_sources):
+            return False
+        del permission.can_publish_sources[:]
+        permission.can_publish_sources.extend(sources)
+        permission.can_publish = bool(sources)
+        with contextlib.suppress(NotFound):
+            await self._livekit.update_participant(
+                livekit_room, participant.identity, permission=permission
+            )
+            return True
+        return False
+
     async def mute(self, room: Room, identity: str, track_sid: str) -> None:
         # Checked first: the server leaves a mute of an unknown participant unanswered.
         info = await self._livekit.get_participant(str(room.id), identity)
@@ -111,12 +205,20 @@ class ModerationService:
     ) -> None:
         livekit_room = str(room.id)
         new_permission = None
-        if permission is not None:
-            # LiveKit replaces the whole set: read it, change what was given, write it back.
+        reserved = set(RESERVED_ATTRIBUTES) & (attributes or {}).keys()
+        if permission is not None or reserved:
+            # LiveKit replaces the whole permission set: read it, change what was given,
+            # write it back. The current state also tells an unchanged value from a grant.
             current = await self._livekit.get_participant(livekit_room, identity)
-            new_permission = ParticipantPermission()
-            new_permission.CopyFrom(current.permission)
-            _apply(new_permission, permission)
+            if attributes is not None:
+                attributes = _without_unchanged_reserved(attributes, dict(current.attributes))
+            if permission is not None:
+                _refuse_forbidden_grants(permission, current.permission)
+                new_permission = ParticipantPermission()
+                new_permission.CopyFrom(current.permission)
+                _apply(new_permission, permission)
+        if new_permission is None and name is None and not attributes:
+            return  # everything sent was the participant's current state
         await self._livekit.update_participant(
             livekit_room, identity, permission=new_permission, name=name, attributes=attributes
         )
@@ -166,7 +268,7 @@ class ModerationService:
 
     async def send_to_lobby(self, room: Room, identity: str) -> str:
         """Returns the lobby place id the participant now waits under."""
-        if room.access_level is AccessLevel.PUBLIC:
+        if not policy.has_lobby(self._settings, room.access_level):
             raise BadRequest("Public rooms have no lobby: everyone joins directly.")
         livekit_room = str(room.id)
         info = await self._livekit.get_participant(livekit_room, identity)
@@ -178,11 +280,43 @@ class ModerationService:
         return participant_id
 
 
+def _refuse_forbidden_grants(change: PermissionChange, current: ParticipantPermission) -> None:
+    granted = sorted(
+        name for name, value in change.forbidden.items() if value and not getattr(current, name)
+    )
+    if granted:
+        raise InvalidInput(
+            "permission", f"{', '.join(granted)} can't be granted or changed through this API."
+        )
+
+
+def _without_unchanged_reserved(sent: dict[str, str], current: dict[str, str]) -> dict[str, str]:
+    """The attributes to write: reserved ones sent unchanged or as a non-grant are
+    dropped; any other value for them is refused."""
+    changed = sorted(
+        key
+        for key in set(RESERVED_ATTRIBUTES) & sent.keys()
+        if sent[key] != current.get(key, "") and sent[key] not in _NON_GRANTS[key]
+    )
+    if changed:
+        raise InvalidInput(
+            "attributes",
+            f"Reserved attributes can't be changed through this API: {', '.join(changed)}.",
+        )
+    return {key: value for key, value in sent.items() if key not in RESERVED_ATTRIBUTES}
+
+
+def _is_admin(participant: ParticipantInfo) -> bool:
+    # Set from the role at join and kept live on role changes; participants can't set
+    # their own attributes (no canUpdateOwnMetadata), and this API refuses to.
+    return participant.attributes.get("room_role") in (Role.OWNER.value, Role.ADMINISTRATOR.value)
+
+
 def _apply(permission: ParticipantPermission, change: PermissionChange) -> None:
-    for field in ("can_subscribe", "can_publish", "can_publish_data", "can_subscribe_metrics"):
-        value = getattr(change, field)
+    for name in ("can_subscribe", "can_publish", "can_publish_data", "can_subscribe_metrics"):
+        value = getattr(change, name)
         if value is not None:
-            setattr(permission, field, value)
+            setattr(permission, name, value)
     if change.can_publish_sources is not None:
         del permission.can_publish_sources[:]
         permission.can_publish_sources.extend(SOURCES[s] for s in change.can_publish_sources)

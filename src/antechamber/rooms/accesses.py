@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from antechamber.auth.caller import Caller
-from antechamber.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from antechamber.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import ResourceAccess, Role, Room
 from antechamber.users.models import User
@@ -64,12 +64,12 @@ async def create(
 ) -> ResourceAccess:
     room = await db.get(Room, room_id)
     if room is None:
-        raise InvalidInput("resource", "No such room.")
+        raise NotFound("No such room.")
     caller_role = await rooms.require_admin(db, room, caller)
     if role is Role.OWNER and caller_role is not Role.OWNER:
         raise PermissionDenied("Only an owner can make someone an owner.")
     if await db.get(User, user_id) is None:
-        raise InvalidInput("user", "No such user.")
+        raise NotFound("No such user.")
     access = ResourceAccess(room_id=room_id, user_id=user_id, role=role)
     try:
         async with db.begin_nested():

@@ -7,21 +7,24 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     field_validator,
 )
 
 from antechamber.http.body import RequestBody
 from antechamber.rooms.models import AccessLevel, Role
-from antechamber.text import refuse_control_characters
+from antechamber.text import NAME_SCHEMA, clean_name
 from antechamber.users.schemas import UserBrief
 
+MAX_PARTICIPANTS = 10_000
 Source = Literal["camera", "microphone", "screen_share", "screen_share_audio"]
 ALL_SOURCES: tuple[Source, ...] = ("camera", "microphone", "screen_share", "screen_share_audio")
 RoomName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
-    AfterValidator(refuse_control_characters),
+    Field(min_length=1, max_length=500, json_schema_extra=NAME_SCHEMA),
+    AfterValidator(clean_name),
 ]
 
 
@@ -29,7 +32,13 @@ class RoomConfiguration(RequestBody):
     """What non-admin participants may do. Unknown keys are refused."""
 
     can_publish_sources: list[Source] = Field(default_factory=lambda: list(ALL_SOURCES))
-    everyone_can_mute: bool = True
+    everyone_can_mute: StrictBool = True
+    # Non-admins' microphones are muted by the server as they join (their first
+    # microphone published within `JOIN_MUTE_WINDOW_S` of joining).
+    muted_on_join: StrictBool = False
+    # At most this many participants at once (null: no cap): refused at every entry
+    # (tokens, lobby admissions) with 409, and LiveKit's own max_participants.
+    max_participants: StrictInt | None = Field(default=None, ge=1, le=MAX_PARTICIPANTS)
 
     @field_validator("can_publish_sources")
     @classmethod
@@ -37,10 +46,39 @@ class RoomConfiguration(RequestBody):
         return list(dict.fromkeys(sources))
 
 
+# What the SDK generates: visible ASCII, no spaces.
+CallbackId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+
+
+class RoomConfigurationPatch(RequestBody):
+    """Keys of the configuration to change (PATCH) or set (PUT); unknown keys refused."""
+
+    can_publish_sources: list[Source] | None = None
+    everyone_can_mute: StrictBool | None = None
+
+
 class RoomCreate(RequestBody):
     name: RoomName
     access_level: AccessLevel | None = None
     configuration: RoomConfiguration | None = None
+    # The SDK's popup flow: the room can then be fetched once by `creation-callback/`.
+    callback_id: CallbackId | None = None
+
+
+class CreationCallback(RequestBody):
+    callback_id: CallbackId
+
+
+class CallbackRoom(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+    access_level: AccessLevel
+
+
+class CreationCallbackOut(BaseModel):
+    status: Literal["success"] = "success"
+    room: CallbackRoom | None
 
 
 class RoomUpdate(RequestBody):
@@ -49,7 +87,7 @@ class RoomUpdate(RequestBody):
 
     name: RoomName | None = None
     access_level: AccessLevel | None = None
-    configuration: dict[str, object] | None = None
+    configuration: RoomConfigurationPatch | None = None
 
 
 class LiveKitAccess(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -135,11 +136,14 @@ def room_out_from_snapshot(room: RoomSnapshot, livekit: LiveKitAccess | None) ->
 async def create(db: AsyncSession, settings: Settings, owner: User, body: RoomCreate) -> Room:
     base = slugs.slugify(body.name)
     slug = base
+    access_level = body.access_level or AccessLevel(settings.default_access_level)
+    if access_level.value not in settings.access_levels:
+        raise InvalidInput("access_level", _not_offered(settings, access_level))
     for _ in range(SLUG_ATTEMPTS):
         room = Room(
             name=body.name,
             slug=slug,
-            access_level=body.access_level or AccessLevel(settings.default_access_level),
+            access_level=access_level,
             configuration=(body.configuration or RoomConfiguration()).model_dump(),
         )
         try:
@@ -155,15 +159,23 @@ async def create(db: AsyncSession, settings: Settings, owner: User, body: RoomCr
     raise InvalidInput("name", "Could not derive a free slug from this name; choose another.")
 
 
-async def update(db: AsyncSession, room: Room, body: RoomUpdate, *, partial: bool) -> Room:
+def _not_offered(settings: Settings, level: AccessLevel) -> str:
+    choices = ", ".join(settings.access_levels)
+    return f"This service doesn't offer {level.value} rooms; use one of: {choices}."
+
+
+async def update(
+    db: AsyncSession, settings: Settings, room: Room, body: RoomUpdate, *, partial: bool
+) -> Room:
+    if body.access_level is not None and body.access_level.value not in settings.access_levels:
+        raise InvalidInput("access_level", _not_offered(settings, body.access_level))
     if body.name is not None:
         room.name = body.name
     if body.access_level is not None:
         room.access_level = body.access_level
     if body.configuration is not None:
-        merged: dict[str, Any] = (
-            {**room.configuration, **body.configuration} if partial else dict(body.configuration)
-        )
+        given = body.configuration.model_dump(exclude_none=True)
+        merged: dict[str, Any] = {**room.configuration, **given} if partial else given
         room.configuration = _validated_configuration(merged)
     await db.flush()
     return room
@@ -227,3 +239,17 @@ async def is_registered_livekit_room(db: AsyncSession, livekit_room: str) -> boo
         return False
     found = await db.execute(select(Room.id).where(Room.id == room_id))
     return found.scalar_one_or_none() is not None
+
+
+async def registered_livekit_rooms(db: AsyncSession, names: Sequence[str]) -> set[str]:
+    """Which of these LiveKit room names are ours, in one query."""
+    ids = set()
+    for name in names:
+        try:
+            ids.add(uuid.UUID(name))
+        except ValueError:
+            continue
+    if not ids:
+        return set()
+    found = await db.execute(select(Room.id).where(Room.id.in_(ids)))
+    return {str(room_id) for room_id in found.scalars()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from livekit.api import AccessToken, VideoGrants
+from livekit.api import AccessToken, RoomConfiguration, VideoGrants
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,15 @@ class TokenMinter:
         self._api_secret = api_secret
         self._ttl = timedelta(seconds=ttl_s)
 
-    def mint(self, participant: Participant, grants: VideoGrants) -> str:
+    def mint(
+        self, participant: Participant, grants: VideoGrants, max_participants: int | None = None
+    ) -> str:
+        token = AccessToken(self._api_key, self._api_secret)
+        if max_participants:
+            # LiveKit creates the room with this cap when this participant's join creates it.
+            token = token.with_room_config(RoomConfiguration(max_participants=max_participants))
         return (
-            AccessToken(self._api_key, self._api_secret)
-            .with_identity(participant.identity)
+            token.with_identity(participant.identity)
             .with_name(participant.name)
             .with_ttl(self._ttl)
             .with_grants(grants)

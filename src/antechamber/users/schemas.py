@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from antechamber.http.body import RequestBody
-from antechamber.text import refuse_control_characters
+from antechamber.text import NAME_SCHEMA, clean_name
 from antechamber.users.models import User
 
 
@@ -17,14 +17,24 @@ def _known_timezone(value: str) -> str:
     return value
 
 
+# What the service takes for an address: ASCII, one @, a dotted domain. Given to the
+# schema as its pattern, so what it calls valid is exactly what is accepted (the users
+# table keeps 254 characters; the development login's `dev|<email>` subject, 255).
+EMAIL_PATTERN = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+EmailAddress = Annotated[str, Field(min_length=3, max_length=250, pattern=EMAIL_PATTERN)]
 Language = Annotated[
     str, StringConstraints(pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$", max_length=10)
 ]
-TimeZone = Annotated[str, AfterValidator(_known_timezone)]
+TimeZone = Annotated[
+    str,
+    # Listed so the schema calls valid exactly the zones this service knows.
+    Field(json_schema_extra={"enum": sorted(zoneinfo.available_timezones())}),
+    AfterValidator(_known_timezone),
+]
 FullName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(refuse_control_characters),
+    Field(min_length=1, max_length=100, json_schema_extra=NAME_SCHEMA),
+    AfterValidator(clean_name),
 ]
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from antechamber.errors import InvalidInput
 from antechamber.http.deps import ServicesDep
+from antechamber.http.openapi import ErrorBody, errors
 from antechamber.webhooks.service import Outcome
 
 router = APIRouter(tags=["webhooks"])
@@ -16,8 +17,9 @@ WEBHOOK_PATH = "/rooms/webhooks-livekit/"
 @router.post(
     WEBHOOK_PATH,
     responses={
-        401: {"description": "unsigned, forged or expired"},
-        503: {"description": "not handled now; LiveKit retries"},
+        **errors(400, 413),
+        401: {"description": "unsigned, forged or expired", "model": ErrorBody},
+        503: {"description": "not handled now; LiveKit retries", "model": ErrorBody},
     },
 )
 async def livekit_webhook(request: Request, services: ServicesDep) -> dict[str, Outcome]:

@@ -1,0 +1,300 @@
+"""Where the time of the two hottest paths goes, under pyinstrument:
+
+  poll  POST request-entry by --places distinct waiting participants (trusted room,
+        anonymous), cycled: the steady poll of people waiting
+  room  GET rooms/{slug}/ of a public room by an anonymous returning visitor (a LiveKit
+        token minted each time)
+
+The ASGI app is called in this process (no sockets, no HTTP parser, no uvicorn: the app's
+own cost), sequentially, with production settings on PostgreSQL antechamber_bench and
+Redis db 10, after a warm-up. For each path it prints the cost per request (under the
+profiler, and timed without it), with --tree pyinstrument's call tree, the top frames
+by self time (wall-clock samples: a system call stretched by a busy machine counts too)
+and self time summed per package; it writes
+pyinstrument's HTML view (an interactive flame-like tree) to --out. Flushes Redis db 10.
+
+    uv run --group bench python bench/profile_hot_paths.py [poll] [room]
+        [--requests 2000] [--places 1000] [--out bench/results] [--tree]
+
+With --flame SECONDS it instead records py-spy flame graphs under real load: a served
+`antechamber serve --workers 2` (production mode, 127.0.0.1), wrk -t2 -c10 driving the path
+(the poll script of run_all.py, or the room GET), and `py-spy record --subprocesses` on
+the server for SECONDS (on-CPU samples only); writes flame_poll.svg / flame_room.svg to
+--out. Needs ptrace rights (root, or CAP_SYS_PTRACE).
+
+    uv run --group bench python bench/profile_hot_paths.py --flame 15 [poll] [room]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import MutableMapping
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+from common import (
+    API,
+    create_places,
+    create_room,
+    flush_redis,
+    migrate,
+    poll_script,
+    production_env,
+    require_wrk,
+    serve,
+)
+
+Call = tuple[str, str, dict[str, str], bytes]
+
+
+class App:
+    """The ASGI app called in-process; keeps each answer's status and Set-Cookie."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.statuses: dict[int, int] = defaultdict(int)
+        self.cookies: list[str] = []
+
+    async def call(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1")]
+            + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8000),
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.statuses[message["status"]] += 1
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"set-cookie":
+                        self.cookies.append(value.decode("latin-1"))
+
+        await self.app(scope, receive, send)
+
+
+async def poll_calls(app: App, slug: str, places: int) -> list[Call]:
+    """Creates `places` waiting participants through the app, returns their polls."""
+    path = f"{API}/rooms/{slug}/request-entry/"
+    calls = []
+    for n in range(places):
+        body = json.dumps({"username": f"guest-{n:05d}"}).encode()
+        app.cookies.clear()
+        await app.call("POST", path, {"content-type": "application/json"}, body)
+        jar: SimpleCookie = SimpleCookie()
+        for header in app.cookies:
+            jar.load(header)
+        if "lobbyParticipantId" not in jar:
+            raise SystemExit(f"request-entry set no lobby cookie (statuses {dict(app.statuses)})")
+        cookie = f"lobbyParticipantId={jar['lobbyParticipantId'].value}"
+        calls.append(("POST", path, {"cookie": cookie, "content-type": "application/json"}, body))
+    return calls
+
+
+def room_calls(slug: str) -> list[Call]:
+    cookie = (
+        f"lobbyParticipantId={secrets.token_urlsafe(32)}; csrftoken={secrets.token_urlsafe(32)}"
+    )
+    return [("GET", f"{API}/rooms/{slug}/", {"cookie": cookie}, b"")]
+
+
+def package_of(path: str | None) -> str:
+    if not path or path.startswith("<"):
+        return path or "<native>"
+    site = re.search(r"site-packages/([^/]+)", path)
+    if site:
+        return site.group(1).removesuffix(".py")
+    if "/antechamber/" in path:
+        return "antechamber"
+    stdlib = re.search(r"/python3\.\d+/([^/]+)", path)
+    if stdlib:
+        return f"stdlib {stdlib.group(1).removesuffix('.py')}"
+    return path.rsplit("/", 1)[-1]
+
+
+def top_frames(root: Any, total: float, limit: int) -> None:
+    """Self time per function and per package, from pyinstrument's frame tree."""
+    by_function: dict[str, float] = defaultdict(float)
+    by_package: dict[str, float] = defaultdict(float)
+    stack = [root]
+    while stack:
+        frame = stack.pop()
+        stack.extend(frame.children)
+        own = frame.total_self_time if not frame.is_synthetic else 0.0
+        if frame.is_synthetic and frame.parent is not None:
+            continue  # counted in its parent's total_self_time
+        if own <= 0:
+            continue
+        where = f"{frame.function}  {frame.file_path_short}:{frame.line_no}"
+        package = package_of(frame.file_path)
+        if package.startswith("<"):  # a C function: charged to the library calling it
+            caller = frame.parent
+            while caller is not None and package_of(caller.file_path).startswith(("<", "stdlib")):
+                caller = caller.parent
+            if caller is not None:
+                called_by = package_of(caller.file_path)
+                where += f"  (called from {called_by}: {caller.function})"
+                package = f"{called_by} (C calls)"
+        by_function[where] += own
+        by_package[package] += own
+    print(f"\ntop {limit} frames by self time (share of the profiled time):")
+    for where, seconds in sorted(by_function.items(), key=lambda item: -item[1])[:limit]:
+        print(f"  {seconds / total * 100:5.1f} %  {where}")
+    print("\nself time per package:")
+    for package, seconds in sorted(by_package.items(), key=lambda item: -item[1])[:limit]:
+        print(f"  {seconds / total * 100:5.1f} %  {package}")
+
+
+async def profile(path_name: str, count: int, places: int, out: Path, tree: bool) -> None:
+    from pyinstrument import Profiler
+
+    from antechamber.app import create_app
+    from antechamber.settings import load_settings
+
+    room = await create_room(dict(os.environ), "trusted" if path_name == "poll" else "public")
+    fastapi_app = create_app(load_settings())
+    app = App(fastapi_app)
+    async with fastapi_app.router.lifespan_context(fastapi_app):
+        if path_name == "poll":
+            calls = await poll_calls(app, room.slug, places)
+        else:
+            calls = room_calls(room.slug)
+        for n in range(max(200, len(calls))):  # warm pools and caches
+            await app.call(*calls[n % len(calls)])
+        app.statuses.clear()
+        started = time.perf_counter()
+        for n in range(count):
+            await app.call(*calls[n % len(calls)])
+        plain = time.perf_counter() - started
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        started = time.perf_counter()
+        for n in range(count):
+            await app.call(*calls[n % len(calls)])
+        profiled = time.perf_counter() - started
+        profiler.stop()
+    statuses = dict(app.statuses)
+    print(f"\n===== {path_name}: {count} requests x2 (timed, then profiled), statuses {statuses}")
+    print(
+        f"{path_name}: {plain / count * 1000:.3f} ms/request without the profiler, "
+        f"{profiled / count * 1000:.3f} ms/request under pyinstrument "
+        "(one process, sequential, in-process ASGI calls)"
+    )
+    if set(statuses) != {200}:
+        print(f"WARNING: not every answer was 200: {statuses}")
+    if tree:
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+    session = profiler.last_session
+    root = session.root_frame() if session is not None else None
+    if root is not None:
+        top_frames(root, root.time, 20)
+    html = out / f"profile_{path_name}.html"
+    html.write_text(profiler.output_html())
+    print(f"wrote {html}")
+
+
+def py_spy() -> str:
+    found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SystemExit("py-spy is missing: run with `uv run --group bench ...`")
+    return found
+
+
+def flame(path_name: str, seconds: int, places: int, out: Path, env: dict[str, str]) -> None:
+    """py-spy's flame graph of a served process's workers while wrk drives `path_name`."""
+    access = "trusted" if path_name == "poll" else "public"
+    room = asyncio.run(create_room(env, access))
+    log_path = Path(tempfile.gettempdir(), f"antechamber-flame-{path_name}.log")
+    with serve(env, 2, log_path) as server, tempfile.TemporaryDirectory() as tmp:
+        wrk_args = ["-t2", "-c10", f"-d{seconds + 4}s", "--timeout", "10s"]
+        if path_name == "poll":
+            url = f"{server.base}{API}/rooms/{room.slug}/request-entry/"
+            script = poll_script(create_places(url, places), Path(tmp, "poll.lua"))
+            wrk_args += ["-s", str(script)]
+        else:
+            url = f"{server.base}{API}/rooms/{room.slug}/"
+            cookie = f"lobbyParticipantId={secrets.token_urlsafe(32)}; csrftoken=x"
+            wrk_args += ["-H", f"Cookie: {cookie}"]
+        svg = out / f"flame_{path_name}.svg"
+        load = subprocess.Popen([require_wrk(), *wrk_args, url], stdout=subprocess.DEVNULL)
+        try:
+            record = [py_spy(), "record", "--subprocesses", "--pid", str(server.pid)]
+            record += ["--duration", str(seconds), "--rate", "200", "--output", str(svg)]
+            spy = subprocess.run(record, capture_output=True, text=True, timeout=seconds + 120)
+        finally:
+            load.wait(timeout=seconds + 60)
+    if spy.returncode != 0:
+        raise SystemExit(f"py-spy failed ({spy.returncode}): {spy.stderr.strip()[-500:]}")
+    print(f"{path_name}: py-spy flame graph of the 2 workers under wrk -t2 -c10, {seconds} s")
+    for line in (spy.stdout + spy.stderr).splitlines():
+        if "Samples" in line or "rror" in line:
+            print(line.strip())
+    print(f"wrote {svg}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="*", help="poll and/or room (default: both)")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--places", type=int, default=1000, help="waiting pollers (poll)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--tree", action="store_true", help="print pyinstrument's call tree too")
+    parser.add_argument(
+        "--flame", type=int, default=0, metavar="SECONDS", help="py-spy flame graphs instead"
+    )
+    args = parser.parse_args()
+    if args.flame:
+        require_wrk()
+        py_spy()
+    else:
+        try:
+            import pyinstrument  # noqa: F401
+        except ImportError:
+            raise SystemExit("pyinstrument is missing: run `uv run --group bench ...`") from None
+    paths = args.paths or ["poll", "room"]
+    if set(paths) - {"poll", "room"}:
+        raise SystemExit(f"unknown paths {sorted(set(paths) - {'poll', 'room'})}: poll, room")
+    args.out.mkdir(parents=True, exist_ok=True)
+    env = production_env(
+        rate_limit_per_minute=100_000, max_waiting_per_room=100_000, waiting_timeout_s=900
+    )
+    migrate(env)
+    os.environ.update(env)
+    for path_name in paths:
+        flush_redis()
+        try:
+            if args.flame:
+                flame(path_name, args.flame, args.places, args.out, env)
+            else:
+                asyncio.run(profile(path_name, args.requests, args.places, args.out, args.tree))
+        finally:
+            flush_redis()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""POST /api/v1.0/diagnostics/connection/: the front end's connection test."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from antechamber import ratelimit
+from antechamber.http.deps import ServicesDep
+from antechamber.http.openapi import errors
+
+router = APIRouter(tags=["diagnostics"])
+
+
+class ConnectionTestRoom(BaseModel):
+    url: str
+    room: str
+    token: str
+    expires_in: int
+
+
+class ConnectionTestOut(BaseModel):
+    livekit: ConnectionTestRoom
+
+
+@router.post(
+    "/diagnostics/connection/", response_model=ConnectionTestOut, responses=errors(404, 429, 502)
+)
+async def connection_test(request: Request, services: ServicesDep) -> ConnectionTestOut:
+    settings = services.settings.connection_test
+    if services.diagnostics.enabled:
+        await ratelimit.spend(
+            services.kv,
+            "connection-test",
+            request.client.host if request.client else "unknown",
+            settings.rate_limit_per_minute,
+            60,
+        )
+    test = await services.diagnostics.start()
+    return ConnectionTestOut(
+        livekit=ConnectionTestRoom(
+            url=test.url, room=test.room, token=test.token, expires_in=test.expires_in
+        )
+    )

@@ -1,0 +1,57 @@
+"""POST /api/v1.0/rooms/{room}/invite/: room admins invite people by email."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from antechamber import ratelimit
+from antechamber.errors import InvalidInput
+from antechamber.http.body import RequestBody
+from antechamber.http.deps import Db, ServicesDep, UserCaller
+from antechamber.http.openapi import errors
+from antechamber.rooms import service as rooms
+from antechamber.users.schemas import EmailAddress
+
+router = APIRouter(tags=["rooms"])
+# The hard cap of the schema; the configured `max_recipients` is checked below it.
+MAX_RECIPIENTS = 500
+
+
+class Invite(RequestBody):
+    emails: list[EmailAddress] = Field(min_length=1, max_length=MAX_RECIPIENTS)
+
+
+class InviteOut(BaseModel):
+    status: Literal["success"] = "success"
+    message: str = "invitations sent"
+
+
+@router.post(
+    "/rooms/{room_key}/invite/",
+    response_model=InviteOut,
+    responses=errors(401, 403, 404, 429),
+)
+async def invite(
+    room_key: str, body: Invite, request: Request, db: Db, services: ServicesDep, caller: UserCaller
+) -> InviteOut:
+    room = await rooms.get_or_404(db, room_key)
+    await rooms.require_admin(db, room, caller)
+    assert caller.user is not None
+    settings = services.settings.email
+    recipients = sorted({str(email).lower() for email in body.emails})
+    if len(recipients) > settings.max_recipients:
+        raise InvalidInput("emails", f"Invite at most {settings.max_recipients} at once.")
+    await ratelimit.spend(
+        services.kv, "invite", str(caller.user.id), settings.invite_rate_limit_per_hour, 3600
+    )
+    base = (settings.app_base_url or str(request.base_url)).rstrip("/")
+    await services.invitations.invite(
+        room_name=room.name,
+        link=f"{base}/{room.slug}",
+        sender=caller.user.full_name or caller.user.email or "",
+        recipients=recipients,
+    )
+    return InviteOut()

@@ -1,0 +1,88 @@
+"""Short-lived claims shared by every process: whose turn it is to reconcile a room, and
+a lock so only one process reconciles a room at a time.
+
+Key layout (Redis), all with the room's hash tag:
+- `reconcile:{<room>}:lock` -> a random token, until released or `ttl` (a crashed
+  holder's lock ends by itself);
+- `reconcile:{<room>}:<kind>` -> "1" for one period: the process that set it has this
+  period's turn (`kind` is `all` for the sweep of live rooms, `banned` for rooms with
+  a ban in force).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Protocol
+
+from antechamber.redis_client import RedisClient
+
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def lock_key(room: str) -> str:
+    return f"reconcile:{{{room}}}:lock"
+
+
+def turn_key(room: str, kind: str) -> str:
+    return f"reconcile:{{{room}}}:{kind}"
+
+
+class Turns(Protocol):
+    async def take(self, key: str, ttl_ms: int) -> bool:
+        """True for the one caller that takes the key until it expires."""
+        ...
+
+    async def lock(self, key: str, ttl_ms: int) -> str | None:
+        """A token when the lock is ours, None when someone holds it."""
+        ...
+
+    async def unlock(self, key: str, token: str) -> None:
+        """Releases the lock if it is still ours."""
+        ...
+
+
+class RedisTurns:
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+        self._unlock = redis.register_script(_UNLOCK)
+
+    async def take(self, key: str, ttl_ms: int) -> bool:
+        return bool(await self._redis.set(key, "1", nx=True, px=ttl_ms))
+
+    async def lock(self, key: str, ttl_ms: int) -> str | None:
+        token = secrets.token_hex(8)
+        return token if await self._redis.set(key, token, nx=True, px=ttl_ms) else None
+
+    async def unlock(self, key: str, token: str) -> None:
+        await self._unlock(keys=[key], args=[token])
+
+
+class MemoryTurns:
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[str, float]] = {}
+
+    def _set_if_free(self, key: str, value: str, ttl_ms: int) -> bool:
+        now = time.monotonic()
+        held = self._held.get(key)
+        if held is not None and held[1] > now:
+            return False
+        if len(self._held) > 10_000:
+            self._held = {k: v for k, v in self._held.items() if v[1] > now}
+        self._held[key] = (value, now + ttl_ms / 1000)
+        return True
+
+    async def take(self, key: str, ttl_ms: int) -> bool:
+        return self._set_if_free(key, "1", ttl_ms)
+
+    async def lock(self, key: str, ttl_ms: int) -> str | None:
+        token = secrets.token_hex(8)
+        return token if self._set_if_free(key, token, ttl_ms) else None
+
+    async def unlock(self, key: str, token: str) -> None:
+        held = self._held.get(key)
+        if held is not None and held[0] == token:
+            del self._held[key]
