@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 
 from antechamber.settings import ConfigurationError, Settings, load_settings
@@ -55,8 +56,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from antechamber.observability.logs import logging_config
+    from antechamber.observability.logs import configure_logging, logging_config
 
+    # The supervisor's own lines (the web client's build) in the operator's chosen format.
+    configure_logging(settings)
     count = args.workers or settings.workers
     if count > 1 and not settings.uses_redis:
         print(
@@ -66,7 +69,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.frontend_dir is None:
         from antechamber import webclient
 
-        print(webclient.prepare().message, file=sys.stderr)
+        logging.getLogger("antechamber.serve").info(webclient.prepare().message)
     if settings.database.is_sqlite:
         # Migrate once here, not in each worker's lifespan, so workers don't race.
         from antechamber.db.migrate import upgrade
