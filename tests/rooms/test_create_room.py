@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from tests.conftest import Browser, Stack
+from tests.helpers import ROOMS, create_room
 from tests.livekit_helpers import verify
-
-ROOMS = "/api/v1.0/rooms/"
 
 
 async def test_it_creates_a_room_owned_by_its_creator(alice: Browser) -> None:
@@ -71,3 +70,18 @@ async def test_it_lists_only_the_callers_rooms(alice: Browser, bob: Browser, sta
             "previous": None,
             "results": [],
         }
+
+
+async def test_a_patch_keeps_the_cap_it_leaves_out_and_removes_it_on_an_explicit_null(
+    alice: Browser,
+) -> None:
+    room = await create_room(alice, "Capped", configuration={"max_participants": 3})
+    url = f"{ROOMS}{room['id']}/"
+    kept = await alice.patch(url, json={"configuration": {"muted_on_join": True}})
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["configuration"]["max_participants"] == 3
+    assert kept.json()["configuration"]["muted_on_join"] is True
+    removed = await alice.patch(url, json={"configuration": {"max_participants": None}})
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["configuration"]["max_participants"] is None
+    assert removed.json()["configuration"]["muted_on_join"] is True

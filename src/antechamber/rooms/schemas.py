@@ -55,6 +55,18 @@ class RoomConfigurationPatch(RequestBody):
 
     can_publish_sources: list[Source] | None = None
     everyone_can_mute: StrictBool | None = None
+    muted_on_join: StrictBool | None = None
+    # null sent explicitly removes the cap; left out, the cap stays.
+    max_participants: StrictInt | None = Field(default=None, ge=1, le=MAX_PARTICIPANTS)
+
+    def given(self) -> dict[str, object]:
+        """The keys the client sent: null means "not given", except for the cap, where
+        an explicit null means "no cap"."""
+        sent = self.model_dump(exclude_unset=True)
+        return {k: v for k, v in sent.items() if v is not None or k in NULLABLE_KEYS}
+
+
+NULLABLE_KEYS = frozenset({"max_participants"})
 
 
 class RoomCreate(RequestBody):

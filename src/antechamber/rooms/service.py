@@ -174,7 +174,7 @@ async def update(
     if body.access_level is not None:
         room.access_level = body.access_level
     if body.configuration is not None:
-        given = body.configuration.model_dump(exclude_none=True)
+        given = body.configuration.given()
         merged: dict[str, Any] = {**room.configuration, **given} if partial else given
         room.configuration = _validated_configuration(merged)
     await db.flush()
