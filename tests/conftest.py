@@ -35,6 +35,7 @@ from antechamber.settings import (
     Settings,
 )
 from tests import servers
+from tests.redis_cluster import redis_cluster  # noqa: F401 - the shared cluster fixture
 
 # Your own servers instead of the session's (both or neither).
 PG_URL = os.environ.get("ANTECHAMBER_TEST_DATABASE_URL")

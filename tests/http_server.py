@@ -64,9 +64,8 @@ class HttpBrowser(httpx.AsyncClient):
     """Keeps cookies and echoes the CSRF cookie like the front end, over real HTTP."""
 
     def __init__(self, base_url: str, **kwargs: Any) -> None:
-        super().__init__(
-            base_url=base_url, event_hooks={"request": [self._add_csrf]}, timeout=10, **kwargs
-        )
+        kwargs.setdefault("timeout", 10)
+        super().__init__(base_url=base_url, event_hooks={"request": [self._add_csrf]}, **kwargs)
 
     async def _add_csrf(self, request: httpx.Request) -> None:
         token = self.cookies.get("csrftoken")

@@ -21,6 +21,7 @@ from antechamber.diagnostics.router import router as diagnostics_router
 from antechamber.http import errors, openapi
 from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
 from antechamber.http.edge import EdgeMiddleware
+from antechamber.http.metrics import router as metrics_router
 from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
 from antechamber.http.service_router import api as service_api
 from antechamber.http.service_router import health
@@ -29,6 +30,9 @@ from antechamber.http.unsupported import router as unsupported_router
 from antechamber.invitations.router import router as invitations_router
 from antechamber.lobby.router import router as lobby_router
 from antechamber.moderation.router import router as moderation_router
+from antechamber.observability.logs import configure_logging
+from antechamber.observability.metrics import Metrics
+from antechamber.observability.middleware import ObservabilityMiddleware
 from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.router import router as rooms_router
 from antechamber.settings import Settings, load_settings
@@ -47,6 +51,8 @@ def graceful_timeout_s(settings: Settings) -> float:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    metrics = Metrics(settings.metrics_dir)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start and settings.database.is_sqlite:
@@ -55,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
             from antechamber.db.migrate import upgrade_async
 
             await upgrade_async(settings.database.url)
-        services = build_services(settings)
+        services = build_services(settings, metrics)
         app.state.services = services
         # Every process drops its cached copy of a room that any process changed.
         services.broker.listen(ROOMS_CHANNEL, services.room_cache.invalidate)
@@ -88,6 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     openapi.install(app, API)
     app.include_router(health)
+    app.include_router(metrics_router)
     app.include_router(service_api, prefix=API)
     app.include_router(auth_router, prefix=API)
     app.include_router(diagnostics_router, prefix=API)
@@ -119,6 +126,8 @@ def create_app(settings: Settings) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["content-type", CSRF_HEADER, "authorization"],
         )
+    # Inside the path normaliser, so it sees the route that served the request.
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, access_log=settings.access_log)
     app.add_middleware(TrailingSlashMiddleware)
     return app
 
@@ -180,5 +189,5 @@ def _frontend_file(root: Path, index: Path, path: str, own_client: bool) -> Resp
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and the `serve` command."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper())
+    configure_logging(settings)
     return create_app(settings)

@@ -7,12 +7,13 @@ import sys
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy.engine import Connection
 
 from antechamber.container import build_livekit_gateway
 from antechamber.db.migrate import alembic_config
 from antechamber.db.session import create_engine
+from antechamber.redis_client import build_redis, close_redis
 from antechamber.settings import Settings
 
 TIMEOUT_S = 5.0
@@ -64,13 +65,25 @@ async def _database(settings: Settings) -> str | None:
 async def _redis(settings: Settings) -> str | None:
     if not settings.redis.url:
         return "skipped (REDIS_URL unset: in-memory sessions and lobby, one process only)"
-    client = Redis.from_url(settings.redis.url)
+    client = build_redis(settings.redis)
+    assert client is not None
     try:
         await client.ping()
         persistence = await client.info("persistence")
+        if isinstance(client, RedisCluster):
+            info = await client.cluster_info()
+            if info.get("cluster_state") != "ok":
+                return f"the Redis Cluster says cluster_state={info.get('cluster_state')}"
     finally:
-        await client.aclose()
-    return persistence_warning(persistence)
+        await close_redis(client)
+    # A cluster answers per node ({node: info}); one server answers its own info.
+    nodes = list(persistence.values())
+    answers = nodes if nodes and all(isinstance(n, dict) for n in nodes) else [persistence]
+    for answer in answers:
+        warning = persistence_warning(answer)
+        if warning is not None:
+            return warning
+    return None
 
 
 def persistence_warning(info: dict[str, object]) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 
 from antechamber.settings import ConfigurationError, Settings, load_settings
@@ -16,6 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=None, help="default: ANTECHAMBER_WORKERS")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="comma list of proxy addresses (or *) whose X-Forwarded-For/-Proto are trusted; "
+        "default: ANTECHAMBER_FORWARDED_ALLOW_IPS (127.0.0.1)",
+    )
+    serve.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="use X-Forwarded-For/-Proto from trusted proxies (default: on)",
+    )
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("check", help="validate the configuration and reach every dependency")
     args = parser.parse_args(argv)
@@ -26,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return _serve(settings, args.host, args.port, args.workers)
+        return _serve(settings, args)
     if args.command == "migrate":
         from antechamber.db.migrate import upgrade
 
@@ -38,12 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(run_checks(settings))
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int | None) -> int:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import os
 
     import uvicorn
 
-    count = workers or settings.workers
+    from antechamber.observability.logs import configure_logging, logging_config
+
+    # The supervisor's own lines (the web client's build) in the operator's chosen format.
+    configure_logging(settings)
+    count = args.workers or settings.workers
     if count > 1 and not settings.uses_redis:
         print(
             "configuration error: REDIS_URL is required with more than one worker", file=sys.stderr
@@ -52,23 +69,27 @@ def _serve(settings: Settings, host: str, port: int, workers: int | None) -> int
     if settings.frontend_dir is None:
         from antechamber import webclient
 
-        print(webclient.prepare().message, file=sys.stderr)
+        logging.getLogger("antechamber.serve").info(webclient.prepare().message)
     if settings.database.is_sqlite:
         # Migrate once here, not in each worker's lifespan, so workers don't race.
         from antechamber.db.migrate import upgrade
 
         upgrade(settings.database.url)
         os.environ["ANTECHAMBER_MIGRATE_ON_START"] = "false"
+    _share_metrics(settings)
     from antechamber.app import graceful_timeout_s
 
     config = uvicorn.Config(
         "antechamber.app:app_from_env",
         factory=True,
-        host=host,
-        port=port,
+        host=args.host,
+        port=args.port,
         workers=count,
         log_level=settings.log_level,
-        proxy_headers=True,
+        log_config=logging_config(settings),
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips or settings.forwarded_allow_ips,
+        # The service writes its own access log (with request ids, route templates).
         access_log=False,
         timeout_graceful_shutdown=max(1, round(graceful_timeout_s(settings))),
     )
@@ -90,6 +111,24 @@ def _serve(settings: Settings, host: str, port: int, workers: int | None) -> int
 
     Supervisor(config, sockets=[config.bind_socket()]).run()
     return 0
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Workers share their metrics through files in one folder, emptied at start (the
+    values of a previous run must not count). prometheus-client reads its variable when
+    first imported, which happens in each worker after this."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    folder = settings.metrics_dir
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="antechamber-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["ANTECHAMBER_METRICS_DIR"] = str(folder)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from antechamber.auth.oidc import OIDCClient
@@ -40,11 +37,13 @@ from antechamber.moderation.microphones import (
     RedisMicrophoneLocks,
 )
 from antechamber.moderation.service import ModerationService
+from antechamber.observability.metrics import Metrics
 from antechamber.presence.reconciler import Reconciler
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore
 from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
+from antechamber.redis_client import RedisClient, build_redis, close_redis
 from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache
 from antechamber.rooms.schemas import RoomConfiguration
 from antechamber.rooms.service import (
@@ -63,20 +62,13 @@ from antechamber.webhooks.processed import (
 from antechamber.webhooks.receiver import WebhookVerifier
 from antechamber.webhooks.service import WebhookService
 
-REDIS_TIMEOUT_S = 5.0
-# A pooled connection that a Redis restart broke fails on its next use: that command is
-# retried at once on a fresh connection. Short and few, so a Redis that is really down
-# answers 503 within milliseconds instead of holding the request. Time-outs are not
-# retried (a slow Redis would hold each request several times the time-out).
-REDIS_RETRY = Retry(ExponentialBackoff(cap=0.2, base=0.02), 2, (RedisConnectionError,))
-
 
 @dataclass
 class Services:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
-    redis: Redis | None
+    redis: RedisClient | None
     kv: KeyValueStore
     sessions: SessionService
     tokens: TokenIssuer
@@ -90,6 +82,7 @@ class Services:
     webhooks: WebhookService
     bans: BanStore
     moderation: ModerationService
+    metrics: Metrics
     diagnostics: DiagnosticsService
     invitations: InvitationService
     reconciler: Reconciler
@@ -111,16 +104,18 @@ class Services:
         if self.oidc is not None:
             await self.oidc.close()
         if self.redis is not None:
-            # The pool was passed in, so closing the client alone would leave it open.
-            await self.redis.aclose(close_connection_pool=True)
+            await close_redis(self.redis)
         await self.engine.dispose()
+        self.metrics.close()
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     """Needs a running event loop (the LiveKit SDK opens its HTTP session at once)."""
+    metrics = metrics or Metrics(settings.metrics_dir)
     engine = create_engine(settings.database)
+    count_database_errors(engine, metrics)
     sessionmaker = create_sessionmaker(engine)
-    redis = build_redis(settings)
+    redis = build_redis(settings.redis)
     kv: KeyValueStore = RedisKeyValueStore(redis) if redis is not None else MemoryKeyValueStore()
     broker: Broker = (
         RedisBroker(redis, (LOBBY_EVENTS_PATTERN, ROOMS_CHANNEL))
@@ -128,7 +123,7 @@ def build_services(settings: Settings) -> Services:
         else MemoryBroker()
     )
     tokens = TokenIssuer(settings)
-    livekit = build_livekit_gateway(settings)
+    livekit = build_livekit_gateway(settings, metrics)
     notifier = WaitingNotifier(livekit)
     bans: BanStore = RedisBanStore(redis) if redis is not None else MemoryBanStore()
     presence: PresenceStore
@@ -147,6 +142,7 @@ def build_services(settings: Settings) -> Services:
         notifier,
         bans,
         presence,
+        metrics,
     )
     listeners: list[RoomFinishedListener] = [presence, lobby]
 
@@ -207,34 +203,19 @@ def build_services(settings: Settings) -> Services:
         notifier=notifier,
         lobby=lobby,
         presence=presence,
-        webhooks=WebhookService(verifier, processed, handlers),
+        webhooks=WebhookService(verifier, processed, handlers, metrics),
         bans=bans,
         diagnostics=DiagnosticsService(settings, livekit),
         invitations=InvitationService(settings.email),
         moderation=moderation,
         reconciler=reconciler,
+        metrics=metrics,
         room_finished_listeners=listeners,
     )
 
 
-def build_redis(settings: Settings) -> Redis | None:
-    if not settings.redis.url:
-        return None
-    return Redis(
-        connection_pool=BlockingConnectionPool.from_url(
-            settings.redis.url,
-            max_connections=settings.redis.max_connections,
-            timeout=REDIS_TIMEOUT_S,
-            socket_timeout=REDIS_TIMEOUT_S,
-            socket_connect_timeout=REDIS_TIMEOUT_S,
-            health_check_interval=30,
-            retry=REDIS_RETRY,
-        )
-    )
-
-
 def build_lobby_store(
-    settings: LobbySettings, redis: Redis | None, broker: Broker
+    settings: LobbySettings, redis: RedisClient | None, broker: Broker
 ) -> RedisLobbyStore | MemoryLobbyStore:
     timeouts = Timeouts(
         waiting_ms=settings.waiting_timeout_s * 1000,
@@ -247,10 +228,20 @@ def build_lobby_store(
     return MemoryLobbyStore(timeouts, broker.publish_now)
 
 
-def build_livekit_gateway(settings: Settings) -> LiveKitGateway:
+def build_livekit_gateway(settings: Settings, metrics: Metrics | None = None) -> LiveKitGateway:
     return SdkLiveKitGateway(
         settings.livekit.http_url,
         settings.livekit.api_key,
         settings.livekit.api_secret.get_secret_value(),
         settings.livekit.timeout_s,
+        metrics,
     )
+
+
+def count_database_errors(engine: AsyncEngine, metrics: Metrics) -> None:
+    """Every error the database driver raises, counted (whether or not a request fails)."""
+
+    def on_error(_context: object) -> None:
+        metrics.dependency_error("postgresql")
+
+    event.listen(engine.sync_engine, "handle_error", on_error)

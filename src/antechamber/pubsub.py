@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
+
+from antechamber.redis_client import RedisClient
 
 logger = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 1.0
@@ -166,8 +170,10 @@ class RedisBroker:
     process may follow; local subscribers only register a queue. No SUBSCRIBE or
     UNSUBSCRIBE ever races the reader, and a reconnect restores everything at once."""
 
-    def __init__(self, redis: Redis, patterns: tuple[str, ...]) -> None:
+    def __init__(self, redis: RedisClient, patterns: tuple[str, ...]) -> None:
         self._redis = redis
+        self._node_client: Redis | None = None
+        self._failed_node: str | None = None
         self._patterns = patterns
         self._fanout = _Fanout()
         self._pubsub: PubSub | None = None
@@ -181,9 +187,8 @@ class RedisBroker:
     async def start(self) -> None:
         """Starts the reader, which subscribes (and retries while Redis is down, so the
         service starts and reports itself unready instead of failing to start)."""
-        if self._pubsub is None:
-            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            self._reader = asyncio.create_task(self._read(self._pubsub), name="pubsub-reader")
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read(), name="pubsub-reader")
         if not self._subscribed.is_set():
             # Subscribers must not miss what is published right after they subscribe.
             with contextlib.suppress(TimeoutError):
@@ -208,11 +213,59 @@ class RedisBroker:
     def end_subscriptions(self) -> None:
         self._fanout.end_all()
 
-    async def _read(self, pubsub: PubSub) -> None:
+    async def _connect(self) -> PubSub:
+        """One server: its own pub/sub (redis-py reconnects it). A cluster: a plain
+        connection to one node, another one than the node that just failed. Classic
+        pub/sub, not sharded: a cluster forwards every PUBLISH to every node (masters and
+        replicas), so any node hears every room, and one pattern subscription still
+        covers every room; sharded pub/sub has no patterns, and would need a subscription
+        per room on that room's master, redone at every failover."""
+        if not isinstance(self._redis, RedisCluster):
+            return self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._redis.initialize()  # learns the nodes (a no-op once it knows them)
+        nodes = self._redis.get_nodes()
+        healthy = [node for node in nodes if node.name != self._failed_node] or nodes
+        node = random.choice(healthy)  # noqa: S311 - spreading load, not a secret
+        given = node.connection_kwargs
+        self._node_client = Redis(
+            host=node.host,
+            port=int(node.port),
+            username=given.get("username"),
+            password=given.get("password"),
+            socket_connect_timeout=SUBSCRIBE_WAIT_S,
+        )
+        return self._node_client.pubsub(ignore_subscribe_messages=True)
+
+    async def _drop_connection(self) -> None:
+        """After a failure on a cluster: forget the node's connection, so the next try
+        picks another node (the one we had may be the master that died)."""
+        pubsub, client, self._pubsub, self._node_client = (
+            self._pubsub,
+            self._node_client,
+            None,
+            None,
+        )
+        if pubsub is not None:
+            connection = pubsub.connection
+            self._failed_node = (
+                f"{connection.host}:{connection.port}"
+                if connection is not None and hasattr(connection, "host")
+                else None
+            )
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pubsub.aclose(), CLOSE_TIMEOUT_S)  # type: ignore[no-untyped-call]
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.aclose(), CLOSE_TIMEOUT_S)
+
+    async def _read(self) -> None:
         # A flag, not only cancellation: on Python 3.11 a cancel that lands while redis-py's
         # read time-out fires can come out as a time-out, and the loop would go on.
         while not self._closing:
             try:
+                if self._pubsub is None:
+                    self._pubsub = await self._connect()
+                pubsub = self._pubsub
                 if not pubsub.subscribed:
                     await pubsub.psubscribe(*self._patterns)
                     self._subscribed.set()
@@ -223,7 +276,11 @@ class RedisBroker:
                 # The connection dropped: redis-py reconnects and re-subscribes on the next
                 # read; streams re-read their state on their next tick.
                 logger.warning("pub/sub connection to Redis lost; retrying")
-                await asyncio.sleep(1.0)
+                if isinstance(self._redis, RedisCluster):
+                    await self._drop_connection()
+                    await asyncio.sleep(0.2)
+                else:
+                    await asyncio.sleep(1.0)
                 continue
             if message is None or message.get("type") != "pmessage":
                 continue
@@ -243,3 +300,6 @@ class RedisBroker:
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._pubsub.aclose(), CLOSE_TIMEOUT_S)  # type: ignore[no-untyped-call]
+        if self._node_client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._node_client.aclose(), CLOSE_TIMEOUT_S)

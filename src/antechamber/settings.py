@@ -21,6 +21,7 @@ DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa:
 MIN_SECRET_LENGTH = 32
 DEVELOPMENT_LIVEKIT_SECRET = "secret-development-only-livekit-key-0123"  # noqa: S105
 DEFAULT_DATA_DIR = Path("data")
+CLUSTER_SCHEME = "redis+cluster://"
 
 
 class ConfigurationError(Exception):
@@ -64,9 +65,14 @@ class RedisSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REDIS_", extra="ignore")
 
     url: str | None = None
+    # `redis://` or `rediss://` (one server) or `redis+cluster://host:port[,host:port...]`
+    # (a Redis Cluster: any of its nodes, the client discovers the others).
     # Per process. Past it, a request waits for a connection (up to the socket time-out)
     # instead of failing.
     max_connections: int = Field(default=200, ge=4, le=10_000)
+    # Cluster only: how long calls are retried across a failover before they fail. Keep
+    # it above the cluster's `cluster-node-timeout` plus a few seconds.
+    cluster_retry_s: float = Field(default=20.0, ge=0, le=300)
 
 
 class LiveKitSettings(BaseSettings):
@@ -228,6 +234,16 @@ class Settings(BaseSettings):
     # The embedded SQLite default migrates itself at start-up; PostgreSQL never does.
     migrate_on_start: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # `text` (human) or `json` (one object per line, with the request id).
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = True
+    # `/metrics` answers only a request carrying `Authorization: Bearer <this>`;
+    # unset, it answers 404 (metrics are never public by default).
+    metrics_token: SecretStr | None = None
+    # Several workers share their metrics through files here (`serve` makes one).
+    metrics_dir: Path | None = None
+    # Addresses whose X-Forwarded-For/-Proto uvicorn trusts (comma list, `*` for any).
+    forwarded_allow_ips: str = "127.0.0.1"
     # The SDK's popup flow: how long a created room waits to be fetched by its
     # callback id, and how many fetches a client address may make per minute (it polls).
     creation_callback_ttl_s: int = Field(default=600, ge=10, le=86400)
@@ -273,6 +289,8 @@ class Settings(BaseSettings):
         if self.workers > 1 and not self.redis.url:
             # In-memory sessions and lobby can't be shared between processes.
             problems.append("REDIS_URL is required with more than one worker")
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 16:
+            problems.append("ANTECHAMBER_METRICS_TOKEN must be at least 16 characters")
         if self.default_access_level not in self.access_levels:
             problems.append(
                 "ANTECHAMBER_DEFAULT_ACCESS_LEVEL must be one of ANTECHAMBER_ACCESS_LEVELS"
@@ -309,6 +327,10 @@ class Settings(BaseSettings):
     @property
     def uses_redis(self) -> bool:
         return self.redis.url is not None
+
+    @property
+    def uses_redis_cluster(self) -> bool:
+        return self.redis.url is not None and self.redis.url.startswith(CLUSTER_SCHEME)
 
 
 def load_settings() -> Settings:

@@ -12,6 +12,8 @@ from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, LobbyStore, Timeouts
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
+from antechamber.redis_client import RedisClient
+from tests.redis_cluster import cluster_client
 
 
 @dataclass
@@ -24,13 +26,16 @@ StoreFactory = Callable[[Timeouts], StoreUnderTest]
 DEFAULT_TIMEOUTS = Timeouts(waiting_ms=60_000, accepted_ms=60_000, denied_ms=60_000)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactory]:
-    redis: Redis | None = None
+    """The contract runs on memory, one Redis server and a 6-node Redis Cluster."""
+    redis: RedisClient | None = None
     brokers: list[Broker] = []
     if request.param == "redis":
         redis = Redis.from_url(request.getfixturevalue("redis_url"))
         await redis.flushdb()
+    if request.param == "cluster":
+        redis = cluster_client(request.getfixturevalue("redis_cluster"))
 
     def factory(timeouts: Timeouts = DEFAULT_TIMEOUTS) -> StoreUnderTest:
         if redis is not None:
@@ -44,6 +49,7 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
     yield factory
     for broker in brokers:
         await broker.close()
-    if redis is not None:
+    if isinstance(redis, Redis):
         await redis.flushdb()
+    if redis is not None:
         await redis.aclose()

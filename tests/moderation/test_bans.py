@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore, ban_key
+from tests.redis_cluster import cluster_client
 
 ROOM, OTHER = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 
@@ -20,10 +21,15 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[BanStore]:
     if request.param == "memory":
         yield MemoryBanStore()
+        return
+    if request.param == "cluster":
+        cluster = cluster_client(request.getfixturevalue("redis_cluster"))
+        yield RedisBanStore(cluster)
+        await cluster.aclose()
         return
     client = Redis.from_url(request.getfixturevalue("redis_url"))
     await client.flushdb()

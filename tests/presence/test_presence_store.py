@@ -20,15 +20,21 @@ from antechamber.presence.store import (
     PresenceStore,
     PresentParticipant,
 )
+from tests.redis_cluster import cluster_client
 
 ALICE = PresentParticipant("alice", "PA_a", "Alice", 10)
 BOB = PresentParticipant("bob", "PA_b", "Bob", 5)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[PresenceStore]:
     if request.param == "memory":
         yield MemoryPresenceStore()
+        return
+    if request.param == "cluster":
+        cluster = cluster_client(request.getfixturevalue("redis_cluster"))
+        yield RedisPresenceStore(cluster)
+        await cluster.aclose()
         return
     redis = Redis.from_url(request.getfixturevalue("redis_url"))
     rooms = ("room-1", "room-2")

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from redis.asyncio import Redis
+from antechamber.redis_client import RedisClient
 
 SESSION_KEY_PREFIX = "session:"
 PENDING_LOGIN_PREFIX = "oidc-login:"
@@ -94,7 +94,7 @@ class MemoryKeyValueStore:
 
 
 class RedisKeyValueStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def put(self, key: str, value: str, ttl_s: int) -> None:

@@ -150,7 +150,12 @@ async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
     return await _unexpected(_request, exc)
 
 
-async def _redis_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
+    # Counted here: answered as a 503, it never reaches the metrics middleware as an
+    # exception. (Database errors are counted by the engine's own error event.)
+    services = getattr(request.app.state, "services", None)
+    if services is not None:
+        services.metrics.dependency_error("redis")
     return _unavailable("the cache (Redis)", exc)
 
 

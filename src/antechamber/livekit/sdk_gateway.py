@@ -23,6 +23,7 @@ from antechamber.errors import (
     UpstreamUnavailable,
 )
 from antechamber.livekit.gateway import ParticipantInfo, ParticipantPermission, Room, TrackInfo
+from antechamber.observability.metrics import Metrics
 from livekit import api as lk
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,16 @@ _INVALID_CODES = frozenset({"invalid_argument", "malformed", "out_of_range"})
 
 
 class SdkLiveKitGateway:
-    def __init__(self, http_url: str, api_key: str, api_secret: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        http_url: str,
+        api_key: str,
+        api_secret: str,
+        timeout_s: float,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._timeout_s = timeout_s
+        self._metrics = metrics
         # failover=False: region failover is for LiveKit Cloud; a self-hosted server
         # has one address, and a retry would only stretch the time-out.
         self._api = lk.LiveKitAPI(
@@ -48,13 +57,23 @@ class SdkLiveKitGateway:
         )
 
     async def _call(self, what: str, call: Awaitable[T]) -> T:
+        # The SDK coroutine's name is the RoomService method (list_rooms, send_data...).
+        method = str(getattr(call, "__name__", what))
         try:
-            return await asyncio.wait_for(call, self._timeout_s)
+            result = await asyncio.wait_for(call, self._timeout_s)
         except lk.TwirpError as exc:
+            self._count(method, f"error_{exc.code}")
             raise _domain_error(what, exc) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            self._count(method, "unavailable")
             logger.warning("LiveKit call failed (%s): %s", what, type(exc).__name__)
             raise UpstreamUnavailable(UNAVAILABLE) from exc
+        self._count(method, "ok")
+        return result
+
+    def _count(self, method: str, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.livekit_calls.labels(method, outcome).inc()
 
     async def list_rooms(self, names: Sequence[str] = ()) -> list[Room]:
         response = await self._call(

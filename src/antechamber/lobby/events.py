@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -67,7 +68,25 @@ async def open_participant_stream(
     return services.lobby.entry_for(room, place, caller)
 
 
+@contextmanager
+def _open_stream(services: Services, kind: str) -> Iterator[None]:
+    gauge = services.metrics.streams.labels(kind)
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
+
+
 async def participant_stream(
+    services: Services, room: RoomSnapshot, caller: Caller, opening: Entry
+) -> AsyncIterator[bytes]:
+    with _open_stream(services, "participant"):
+        async for chunk in _participant_stream(services, room, caller, opening):
+            yield chunk
+
+
+async def _participant_stream(
     services: Services, room: RoomSnapshot, caller: Caller, opening: Entry
 ) -> AsyncIterator[bytes]:
     yield sse(opening.as_json())
@@ -98,6 +117,12 @@ async def participant_stream(
 
 
 async def admin_stream(services: Services, room: RoomSnapshot) -> AsyncIterator[bytes]:
+    with _open_stream(services, "admin"):
+        async for chunk in _admin_stream(services, room):
+            yield chunk
+
+
+async def _admin_stream(services: Services, room: RoomSnapshot) -> AsyncIterator[bytes]:
     room_id = str(room.id)
     try:
         async with services.broker.subscribe(events_channel(room_id)) as subscription:

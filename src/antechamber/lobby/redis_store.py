@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
-
 from antechamber.lobby.store import (
     CODES,
     STATUS_CODES,
@@ -31,6 +29,7 @@ from antechamber.lobby.store import (
     Timeouts,
     events_channel,
 )
+from antechamber.redis_client import RedisClient
 
 _PRELUDE = """
 local people, waiting, deadline = KEYS[1], KEYS[2], KEYS[3]
@@ -264,7 +263,7 @@ def _place(row: list[Any]) -> Place:
 
 
 class RedisLobbyStore:
-    def __init__(self, redis: Redis, timeouts: Timeouts) -> None:
+    def __init__(self, redis: RedisClient, timeouts: Timeouts) -> None:
         self._redis = redis
         self._timeouts = timeouts
         self._request = redis.register_script(_REQUEST)

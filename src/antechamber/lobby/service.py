@@ -28,6 +28,7 @@ from antechamber.lobby.store import (
     Status,
 )
 from antechamber.moderation.bans import BanStore
+from antechamber.observability.metrics import Metrics
 from antechamber.presence.store import PresenceStore
 from antechamber.rooms import capacity, policy
 from antechamber.rooms import service as rooms
@@ -89,7 +90,9 @@ class LobbyService:
         notifier: WaitingNotifier,
         bans: BanStore,
         presence: PresenceStore,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self.store = store
         self.bans = bans
         self._presence = presence
@@ -137,6 +140,7 @@ class LobbyService:
                 can_publish_sources=room.configuration.can_publish_sources,
                 max_participants=cap,
             )
+            self._count_request("direct")
             return Entry(Status.ACCEPTED, name, caller.participant_id, livekit)
         result = await self.store.request(
             str(room.id),
@@ -147,6 +151,7 @@ class LobbyService:
             self._settings.lobby.max_waiting_per_room,
             self._rate_limit,
         )
+        self._count_request(result.outcome.value)
         if result.outcome is RequestOutcome.FULL:
             raise Conflict("The lobby of this room is full; try again later.")
         if result.outcome is RequestOutcome.LIMITED:
@@ -165,6 +170,18 @@ class LobbyService:
             )
         return self.entry_for(room, result.place, caller)
 
+    def _count_request(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.lobby_requests.labels(outcome).inc()
+
+    def _count_list(self, places: list[Place]) -> None:
+        if self._metrics is not None:
+            self._metrics.lobby_waiting.observe(len(places))
+
+    def _count_decision(self, status: Status, outcome: str, count: int = 1) -> None:
+        if self._metrics is not None:
+            self._metrics.lobby_decisions.labels(status.value, outcome).inc(count)
+
     async def refuse_banned(self, livekit_room: str, identity: str) -> None:
         if identity and await self.bans.is_banned(livekit_room, identity):
             raise PermissionDenied(REMOVED)
@@ -176,7 +193,9 @@ class LobbyService:
         return Entry(place.status, place.username, place.id, livekit)
 
     async def waiting(self, room: RoomSnapshot) -> list[Place]:
-        return await self.store.waiting(str(room.id))
+        places = await self.store.waiting(str(room.id))
+        self._count_list(places)
+        return places
 
     async def waiting_json(self, room: RoomSnapshot) -> bytes:
         """The admins' list, encoded once and reused until the room's lobby changes.
@@ -188,6 +207,7 @@ class LobbyService:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         places = await self.store.waiting(room_id)
+        self._count_list(places)
         body = json.dumps(
             {"participants": [place_json(p) for p in places]}, separators=(",", ":")
         ).encode()
@@ -210,6 +230,7 @@ class LobbyService:
             raise capacity.full(cap)
         outcome, place = await self.store.decide(str(room.id), str(participant_id), status)
         self._lists.pop(str(room.id), None)
+        self._count_decision(status, outcome.value)
         if outcome is DecisionOutcome.MISSING:
             raise NotFound("No such participant in the lobby.")
         if outcome is DecisionOutcome.CONFLICT:
@@ -225,10 +246,10 @@ class LobbyService:
             # Admits the oldest up to the cap; the others keep waiting.
             cap = room.configuration.max_participants
             limit = await capacity.free_places(self._presence, str(room.id), cap)
-        count = await self.store.decide_all(
-            str(room.id), Status.ACCEPTED if allow else Status.DENIED, limit
-        )
+        status = Status.ACCEPTED if allow else Status.DENIED
+        count = await self.store.decide_all(str(room.id), status, limit)
         self._lists.pop(str(room.id), None)
+        self._count_decision(status, "decided", count)
         return count
 
     def _require_lobby(self, room: RoomSnapshot) -> None:

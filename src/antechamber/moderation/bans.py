@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from redis.asyncio import Redis
+from antechamber.redis_client import RedisClient
 
 MAX_BAN_SECONDS = 30 * 86400
 ROOMS_KEY = "ban:rooms"
@@ -41,7 +41,7 @@ class BanStore(Protocol):
 
 
 class RedisBanStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def ban(self, room: str, identity: str, seconds: int) -> None:
@@ -52,7 +52,8 @@ class RedisBanStore:
             await pipe.execute()
 
     async def is_banned(self, room: str, identity: str) -> bool:
-        return bool(await self._redis.exists(ban_key(room, identity)))
+        # GET, not EXISTS: on a cluster, redis-py sends EXISTS through a per-slot pipeline.
+        return await self._redis.get(ban_key(room, identity)) is not None
 
     async def banned_among(self, room: str, identities: Sequence[str]) -> set[str]:
         if not identities:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from redis.asyncio import Redis
+from antechamber.redis_client import RedisClient
 
 LOCK_TTL_S = 24 * 3600
 
@@ -28,7 +28,7 @@ class MicrophoneLocks(Protocol):
 
 
 class RedisMicrophoneLocks:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def lock(self, room: str) -> None:

@@ -16,8 +16,6 @@ import json
 import time
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-
 from antechamber.presence.store import (
     TOMBSTONE_TTL_S,
     Change,
@@ -25,6 +23,7 @@ from antechamber.presence.store import (
     PresentParticipant,
     ordered,
 )
+from antechamber.redis_client import RedisClient
 
 DEFAULT_TTL_S = 24 * 3600
 ROOMS_KEY = "presence:rooms"
@@ -88,7 +87,7 @@ def encode(participant: PresentParticipant) -> str:
 
 
 class RedisPresenceStore:
-    def __init__(self, redis: Redis, ttl_s: int = DEFAULT_TTL_S) -> None:
+    def __init__(self, redis: RedisClient, ttl_s: int = DEFAULT_TTL_S) -> None:
         self._redis = redis
         self._ttl_s = ttl_s
         self._joined = redis.register_script(_JOINED)

@@ -15,7 +15,7 @@ import secrets
 import time
 from typing import Protocol
 
-from redis.asyncio import Redis
+from antechamber.redis_client import RedisClient
 
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -46,7 +46,7 @@ class Turns(Protocol):
 
 
 class RedisTurns:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._unlock = redis.register_script(_UNLOCK)
 

@@ -12,7 +12,7 @@ import secrets
 import time
 from typing import Protocol
 
-from redis.asyncio import Redis
+from antechamber.redis_client import RedisClient
 
 CLAIM_TTL_S = 30  # longer than any handler may take (LiveKit calls time out sooner)
 DONE_TTL_S = 24 * 3600  # LiveKit's redeliveries come within minutes
@@ -58,7 +58,7 @@ return 0
 
 
 class RedisProcessedEvents:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)

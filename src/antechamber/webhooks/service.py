@@ -6,7 +6,10 @@ import hashlib
 import logging
 from typing import Literal
 
+from livekit.protocol.webhook import WebhookEvent
+
 from antechamber.errors import TryAgainLater
+from antechamber.observability.metrics import Metrics
 from antechamber.webhooks.handlers import WebhookHandlers
 from antechamber.webhooks.processed import Claim, ProcessedEvents, new_claim_token
 from antechamber.webhooks.receiver import WebhookVerifier
@@ -17,14 +20,39 @@ Outcome = Literal["handled", "ignored", "duplicate"]
 
 class WebhookService:
     def __init__(
-        self, verifier: WebhookVerifier, processed: ProcessedEvents, handlers: WebhookHandlers
+        self,
+        verifier: WebhookVerifier,
+        processed: ProcessedEvents,
+        handlers: WebhookHandlers,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._verifier = verifier
         self._processed = processed
         self._handlers = handlers
 
     async def receive(self, body: bytes, authorization: str | None) -> Outcome:
-        event = self._verifier.verify(body, authorization)
+        try:
+            event = self._verifier.verify(body, authorization)
+        except Exception:
+            self._count("unknown", "rejected")
+            raise
+        try:
+            outcome = await self._receive(event, body)
+        except TryAgainLater:
+            self._count(event.event, "retry_later")
+            raise
+        except Exception:
+            self._count(event.event, "failed")
+            raise
+        self._count(event.event, outcome)
+        return outcome
+
+    def _count(self, event_type: str, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.webhooks.labels(event_type or "unknown", outcome).inc()
+
+    async def _receive(self, event: WebhookEvent, body: bytes) -> Outcome:
         # LiveKit gives every event an id; the body's hash stands in should one lack it.
         event_id = event.id or "sha256:" + hashlib.sha256(body).hexdigest()
         token = new_claim_token()
