@@ -22,22 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import create_places, lua_string, parse_wrk, run_wrk
+from common import create_places, parse_wrk, poll_script, run_wrk
 from tests.testbed.bed import start_bed
-
-LUA = """
-local i = 0
-init = function(args)
-  i = math.random(#cookies)
-end
-request = function()
-  i = i % #cookies + 1
-  return wrk.format("POST", path, {
-    ["Content-Type"] = "application/json",
-    ["Cookie"] = "lobbyParticipantId=" .. cookies[i],
-  }, '{"username":"' .. names[i] .. '"}')
-end
-"""
 
 
 def trusted_room(url: str) -> str:
@@ -73,10 +59,7 @@ def main() -> int:
         path = f"/api/v1.0/rooms/{slug}/request-entry/"
         places = create_places(bed.url + path, args.participants)
         with tempfile.TemporaryDirectory() as tmp:
-            script = Path(tmp, "poll.lua")
-            cookies = ", ".join(lua_string(place.cookie) for place in places)
-            names = ", ".join(lua_string(place.username) for place in places)
-            script.write_text(f"cookies = {{{cookies}}}\nnames = {{{names}}}\n{LUA}")
+            script = poll_script(places, Path(tmp, "poll.lua"))
             targets = {
                 "HAProxy -> 3 hosts x 2 workers": bed.url,
                 "host 1 directly (2 workers)": bed.hosts[0].url,
