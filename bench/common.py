@@ -29,11 +29,13 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import Any
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://antechamber:antechamber@127.0.0.1:5432/antechamber_bench"
@@ -569,3 +571,41 @@ async def fill_other_rooms(rooms: int, places: int) -> None:
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+class App:
+    """The ASGI app called in-process; keeps each answer's status and Set-Cookie."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.statuses: dict[int, int] = defaultdict(int)
+        self.cookies: list[str] = []
+
+    async def call(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1")]
+            + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8000),
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.statuses[message["status"]] += 1
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"set-cookie":
+                        self.cookies.append(value.decode("latin-1"))
+
+        await self.app(scope, receive, send)

@@ -39,13 +39,13 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import MutableMapping
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
 from common import (
     API,
+    App,
     create_places,
     create_room,
     flush_redis,
@@ -57,44 +57,6 @@ from common import (
 )
 
 Call = tuple[str, str, dict[str, str], bytes]
-
-
-class App:
-    """The ASGI app called in-process; keeps each answer's status and Set-Cookie."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.statuses: dict[int, int] = defaultdict(int)
-        self.cookies: list[str] = []
-
-    async def call(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"127.0.0.1")]
-            + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 8000),
-        }
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                self.statuses[message["status"]] += 1
-                for name, value in message.get("headers", []):
-                    if name.lower() == b"set-cookie":
-                        self.cookies.append(value.decode("latin-1"))
-
-        await self.app(scope, receive, send)
 
 
 async def poll_calls(app: App, slug: str, places: int) -> list[Call]:

@@ -20,11 +20,11 @@ import importlib
 import json
 import os
 import time
-from collections.abc import MutableMapping
 from typing import Any
 
 from common import (
     API,
+    App,
     admin_cookie_headers,
     create_room,
     create_session,
@@ -33,38 +33,6 @@ from common import (
     migrate,
     production_env,
 )
-
-
-class App:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.statuses: list[int] = []
-
-    async def call(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"127.0.0.1")]
-            + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 8000),
-        }
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                self.statuses.append(message["status"])
-
-        await self.app(scope, receive, send)
 
 
 def profiler() -> Any:
