@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from antechamber.admission.service import AdmissionService
 from antechamber.auth.oidc import OIDCClient
 from antechamber.auth.sessions import (
     KeyValueStore,
@@ -25,6 +26,7 @@ from antechamber.http.shutdown import Shutdown
 from antechamber.invitations.service import InvitationService
 from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.lobby.events import LobbyStreams
 from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.notify import WaitingNotifier
 from antechamber.lobby.redis_store import RedisLobbyStore
@@ -77,7 +79,9 @@ class Services:
     room_cache: RoomCache
     livekit: LiveKitGateway
     notifier: WaitingNotifier
+    admission: AdmissionService
     lobby: LobbyService
+    streams: LobbyStreams
     presence: PresenceStore
     webhooks: WebhookService
     bans: BanStore
@@ -98,7 +102,7 @@ class Services:
         await self.diagnostics.close()
         await self.reconciler.stop()
         await self.notifier.drain()
-        await self.lobby.store.close()
+        await self.lobby.close()
         await self.broker.close()
         await self.livekit.close()
         if self.oidc is not None:
@@ -135,14 +139,9 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     else:
         presence, processed = MemoryPresenceStore(), MemoryProcessedEvents()
         turns = MemoryTurns()
+    admission = AdmissionService(settings, tokens, bans, presence)
     lobby = LobbyService(
-        build_lobby_store(settings.lobby, redis, broker),
-        settings,
-        tokens,
-        notifier,
-        bans,
-        presence,
-        metrics,
+        build_lobby_store(settings.lobby, redis, broker), settings, admission, notifier, metrics
     )
     listeners: list[RoomFinishedListener] = [presence, lobby]
 
@@ -201,7 +200,9 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         room_cache=room_cache,
         livekit=livekit,
         notifier=notifier,
+        admission=admission,
         lobby=lobby,
+        streams=LobbyStreams(lobby, broker, metrics, settings.lobby.waiting_timeout_s),
         presence=presence,
         webhooks=WebhookService(verifier, processed, handlers, metrics),
         bans=bans,

@@ -15,7 +15,6 @@ from antechamber.errors import NotFound, TryAgainLater
 from antechamber.http.body import RequestBody
 from antechamber.http.deps import CallerDep, Db, ServicesDep, caller_for_stream
 from antechamber.http.openapi import errors
-from antechamber.lobby import events
 from antechamber.moderation.audit import Act, Actor, audited
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
@@ -148,8 +147,8 @@ async def lobby_events(room_key: str, request: Request, services: ServicesDep) -
     async with services.sessionmaker() as db:
         caller = await caller_for_stream(request, services, db)
         room = await _room(db, services, room_key)
-        opening = await events.open_participant_stream(services, db, room, caller)
-    stream = events.participant_stream(services, room, caller, opening)
+        opening = await services.lobby.follow(db, room, caller)
+    stream = services.streams.participant(room, caller, opening)
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)
 
 
@@ -165,5 +164,5 @@ async def waiting_participants_events(
     async with services.sessionmaker() as db:
         caller = await caller_for_stream(request, services, db)
         room = await _admin_room(db, services, room_key, caller)
-    stream = events.admin_stream(services, room)
+    stream = services.streams.admin(room)
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)

@@ -27,7 +27,7 @@ from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo, Partici
 from antechamber.lobby.service import LobbyService
 from antechamber.moderation.bans import BanStore
 from antechamber.moderation.microphones import MicrophoneLocks
-from antechamber.rooms import accesses, policy
+from antechamber.rooms import accesses
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import Role, Room
 from antechamber.settings import Settings
@@ -226,7 +226,7 @@ class ModerationService:
     async def remove(self, room: Room, identity: str, ban_seconds: int | None) -> None:
         livekit_room = str(room.id)
         await self._livekit.remove_participant(livekit_room, identity)
-        await self._lobby.store.forget_identity(livekit_room, identity)
+        await self._lobby.forget_identity(livekit_room, identity)
         if ban_seconds:
             await self._bans.ban(livekit_room, identity, ban_seconds)
 
@@ -268,16 +268,12 @@ class ModerationService:
 
     async def send_to_lobby(self, room: Room, identity: str) -> str:
         """Returns the lobby place id the participant now waits under."""
-        if not policy.has_lobby(self._settings, room.access_level):
-            raise BadRequest("Public rooms have no lobby: everyone joins directly.")
+        self._lobby.require_lobby(room.access_level)
         livekit_room = str(room.id)
         info = await self._livekit.get_participant(livekit_room, identity)
         await self._livekit.remove_participant(livekit_room, identity)
-        place = await self._lobby.store.find_identity(livekit_room, identity)
-        participant_id = place.id if place is not None else identity
         name = info.name or self._settings.default_display_name
-        await self._lobby.store.requeue(livekit_room, participant_id, identity, name)
-        return participant_id
+        return await self._lobby.send_back(livekit_room, identity, name)
 
 
 def _refuse_forbidden_grants(change: PermissionChange, current: ParticipantPermission) -> None:

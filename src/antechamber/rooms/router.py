@@ -14,7 +14,7 @@ from antechamber.errors import NotFound, PermissionDenied
 from antechamber.http.deps import CallerDep, Db, OptionalUser, ServicesDep, UserCaller
 from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
-from antechamber.rooms import accesses, callbacks, capacity, live, policy, slugs
+from antechamber.rooms import accesses, callbacks, live, slugs
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import ROOMS_CHANNEL
 from antechamber.rooms.models import AccessLevel, Role, Room
@@ -25,14 +25,13 @@ from antechamber.rooms.schemas import (
     CallbackRoom,
     CreationCallback,
     CreationCallbackOut,
-    LiveKitAccess,
     RoomConfiguration,
     RoomCreate,
     RoomOut,
     RoomUpdate,
 )
 from antechamber.text import TEXT_PATTERN
-from antechamber.tokens.service import MAX_DISPLAY_NAME, display_name, requested_display_name
+from antechamber.tokens.service import MAX_DISPLAY_NAME
 
 router = APIRouter(tags=["rooms"])
 
@@ -58,27 +57,6 @@ Username = Annotated[
 ]
 
 
-def _join(
-    services: ServicesDep,
-    caller: Caller,
-    livekit_room: str,
-    role: Role | None,
-    config: RoomConfiguration,
-    username: str | None,
-) -> LiveKitAccess:
-    chosen = requested_display_name(username)
-    full_name = caller.user.full_name if caller.user else None
-    return services.tokens.issue(
-        livekit_room=livekit_room,
-        identity=caller.identity,
-        name=display_name(services.settings, chosen, full_name, caller.is_authenticated),
-        role=role,
-        is_authenticated=caller.is_authenticated,
-        can_publish_sources=config.can_publish_sources,
-        max_participants=config.max_participants,
-    )
-
-
 @router.get("/rooms/", response_model=Page[RoomOut])
 async def list_rooms(
     request: Request, db: Db, user: OptionalUser, pagination: Pagination
@@ -101,8 +79,8 @@ async def create_room(
         await callbacks.remember(
             services.kv, body.callback_id, room, services.settings.creation_callback_ttl_s
         )
-    livekit = _join(
-        services, caller, str(room.id), Role.OWNER, rooms.configuration_of(room), username
+    livekit = services.admission.admit_owner(
+        str(room.id), rooms.configuration_of(room), caller, username
     )
     return await rooms.room_out(db, room, Role.OWNER, livekit)
 
@@ -138,14 +116,8 @@ async def get_room(
     room = await rooms.snapshot(db, services.room_cache, room_key)
     if room is None:
         return _unregistered(room_key, services, caller, username)
-    role = await rooms.role_of(db, room.id, caller.user)
-    livekit = None
-    if policy.may_join(services.settings, room.access_level, caller, role):
-        await services.lobby.refuse_banned(str(room.id), caller.identity)
-        await capacity.require_room_for(
-            services.presence, str(room.id), room.configuration.max_participants, caller.identity
-        )
-        livekit = _join(services, caller, str(room.id), role, room.configuration, username)
+    admission = await services.admission.admit(db, room, caller, username, asking=False)
+    role, livekit = admission.role, admission.livekit
     if role is not None and role.is_admin:
         return await rooms.room_out(db, await rooms.get_or_404(db, room_key), role, livekit)
     return rooms.room_out_from_snapshot(room, livekit)
@@ -164,9 +136,7 @@ def _unregistered(
         access_level=AccessLevel.PUBLIC,
         configuration=RoomConfiguration(),
         is_administrable=False,
-        livekit=_join(services, caller, slug, None, RoomConfiguration(), username)
-        if caller.is_authenticated or services.settings.allow_anonymous
-        else None,
+        livekit=services.admission.admit_unregistered(slug, caller, username),
     )
 
 
