@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -54,16 +54,26 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+_AFTER_COMMIT = "antechamber.after_commit"
+
+
+def after_commit(session: AsyncSession, action: Callable[[], Awaitable[object]]) -> None:
+    """Runs `action` once the session's transaction (`transaction` below) has committed,
+    in the order given; never when it rolls back. For what must only happen once the data
+    is durable (telling other processes, another store, LiveKit), yet before the answer."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
 @asynccontextmanager
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """A session whose transaction commits when the request succeeds, else rolls back.
+    """A session whose transaction commits when the request succeeds, else rolls back;
+    the only place a request's data is committed.
 
     A context manager, so an error thrown in by the caller reaches it at once (iterated
     with `async for`, the generator was left suspended on errors and its connection stayed
-    checked out until the garbage collector closed it). A handler may commit earlier
-    itself, to act once the data is durable; the final commit then has nothing to do.
+    checked out until the garbage collector closed it).
     """
     async with sessionmaker() as session:
         try:
@@ -72,6 +82,8 @@ async def transaction(
             await session.rollback()
             raise
         await session.commit()
+        for action in session.info.pop(_AFTER_COMMIT, []):
+            await action()
 
 
 async def ping(engine: AsyncEngine) -> None:

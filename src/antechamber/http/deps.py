@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from antechamber.admission.service import AdmissionService
 from antechamber.auth.caller import Caller
+from antechamber.auth.sessions import KeyValueStore
 from antechamber.container import Services
 from antechamber.db.session import transaction
 from antechamber.errors import NotAuthenticated
 from antechamber.http import csrf
+from antechamber.http.shutdown import Shutdown
+from antechamber.livekit.gateway import LiveKitGateway
+from antechamber.lobby.events import LobbyStreams
+from antechamber.lobby.service import LobbyService
+from antechamber.moderation.service import ModerationService
+from antechamber.presence.store import PresenceStore
+from antechamber.pubsub import Broker
+from antechamber.rooms.cache import RoomCache
+from antechamber.settings import Settings
 from antechamber.tokens.identity import (
     LOBBY_COOKIE,
     new_lobby_secret,
@@ -33,6 +44,28 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _part(name: str) -> Any:
+    """A dependency on one part of the process' services: routes ask for what they use."""
+
+    async def part(request: Request) -> Any:
+        return getattr(request.app.state.services, name)
+
+    return Depends(part)
+
+
+AppSettings = Annotated[Settings, _part("settings")]
+Admission = Annotated[AdmissionService, _part("admission")]
+Lobby = Annotated[LobbyService, _part("lobby")]
+Streams = Annotated[LobbyStreams, _part("streams")]
+Moderation = Annotated[ModerationService, _part("moderation")]
+Presence = Annotated[PresenceStore, _part("presence")]
+Gateway = Annotated[LiveKitGateway, _part("livekit")]
+MessageBroker = Annotated[Broker, _part("broker")]
+Rooms = Annotated[RoomCache, _part("room_cache")]
+KeyValues = Annotated[KeyValueStore, _part("kv")]
+ServerShutdown = Annotated[Shutdown, _part("shutdown")]
 
 
 async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:

@@ -38,7 +38,7 @@ async def invite(
     room_key: str, body: Invite, request: Request, db: Db, services: ServicesDep, caller: UserCaller
 ) -> InviteOut:
     room = await rooms.get_or_404(db, room_key)
-    await rooms.require_admin(db, room, caller)
+    await rooms.require_admin(db, room.id, caller.user)
     assert caller.user is not None
     settings = services.settings.email
     recipients = sorted({str(email).lower() for email in body.emails})

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
 
-from antechamber.auth.caller import Caller
-from antechamber.container import Services
-from antechamber.errors import NotFound, TryAgainLater
+from antechamber.errors import TryAgainLater
 from antechamber.http.body import RequestBody
-from antechamber.http.deps import CallerDep, Db, ServicesDep, caller_for_stream
+from antechamber.http.deps import CallerDep, Db, Lobby, Rooms, ServicesDep, caller_for_stream
+from antechamber.http.guards import LobbyAdmin, RoomAct, admin_snapshot, room_act
 from antechamber.http.openapi import errors
-from antechamber.moderation.audit import Act, Actor, audited
+from antechamber.http.shutdown import Shutdown
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
 from antechamber.text import TEXT_PATTERN
@@ -36,26 +35,26 @@ class Decision(RequestBody):
     participant_id: uuid.UUID
     allow_entry: StrictBool
 
+    def audit(self) -> tuple[str, dict[str, Any]]:
+        return str(self.participant_id), {"allow_entry": self.allow_entry}
+
 
 class DecisionForAll(RequestBody):
     allow_entry: StrictBool
 
-
-async def _room(db: Db, services: Services, room_key: str) -> RoomSnapshot:
-    room = await rooms.snapshot(db, services.room_cache, room_key)
-    if room is None:
-        raise NotFound("No such room.")
-    return room
+    def audit(self) -> tuple[str, dict[str, Any]]:
+        return "", {"allow_entry": self.allow_entry}
 
 
-async def _admin_room(db: Db, services: Services, room_key: str, caller: Caller) -> RoomSnapshot:
-    room = await _room(db, services, room_key)
-    await rooms.require_admin_by_id(db, room.id, caller)
-    return room
+# An anonymous caller's attempt is recorded too (the room is found first).
+DecisionAct = Annotated[RoomAct[Decision], room_act("lobby_decide", Decision, login_first=False)]
+DecisionForAllAct = Annotated[
+    RoomAct[DecisionForAll], room_act("lobby_decide_all", DecisionForAll, login_first=False)
+]
 
 
-def _refuse_if_stopping(services: Services) -> None:
-    if services.shutdown.draining:
+def _refuse_if_stopping(shutdown: Shutdown) -> None:
+    if shutdown.draining:
         raise TryAgainLater("This server is stopping; reconnect to another one.")
 
 
@@ -69,13 +68,12 @@ async def request_entry(
     body: Annotated[EntryRequest, Body(default_factory=EntryRequest)],
     request: Request,
     db: Db,
-    services: ServicesDep,
+    rooms_cache: Rooms,
+    lobby: Lobby,
     caller: CallerDep,
 ) -> dict[str, Any]:
-    room = await _room(db, services, room_key)
-    entry = await services.lobby.request_entry(
-        db, room, caller, body.username, _client_address(request)
-    )
+    room = await rooms.snapshot_or_404(db, rooms_cache, room_key)
+    entry = await lobby.request_entry(db, room, caller, body.username, _client_address(request))
     return entry.as_json()
 
 
@@ -96,37 +94,21 @@ class WaitingList(BaseModel):
     responses=errors(401, 403, 404),
     response_model=WaitingList,
 )
-async def waiting_participants(
-    room_key: str, db: Db, services: ServicesDep, caller: CallerDep
-) -> Response:
-    room = await _admin_room(db, services, room_key, caller)
+async def waiting_participants(room: LobbyAdmin, lobby: Lobby) -> Response:
     # Encoded once per change of the lobby, not once per admin poll.
-    return Response(await services.lobby.waiting_json(room), media_type="application/json")
+    return Response(await lobby.waiting_json(room), media_type="application/json")
 
 
 @router.post("/rooms/{room_key}/enter/", responses=errors(400, 401, 403, 404, 409))
-async def enter(
-    room_key: str, body: Decision, db: Db, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
-    room = await _room(db, services, room_key)
-    target = str(body.participant_id)
-    act = Act(Actor.of(caller.user), "lobby_decide", target, {"allow_entry": body.allow_entry})
-    async with audited(services.sessionmaker, room.id, act):
-        await rooms.require_admin_by_id(db, room.id, caller)
-        await services.lobby.decide(room, body.participant_id, body.allow_entry)
+async def enter(act: DecisionAct, lobby: Lobby) -> dict[str, Any]:
+    await lobby.decide(RoomSnapshot.of(act.room), act.body.participant_id, act.body.allow_entry)
     return {}
 
 
 @router.post("/rooms/{room_key}/enter-all/", responses=errors(400, 401, 403, 404))
-async def enter_all(
-    room_key: str, body: DecisionForAll, db: Db, services: ServicesDep, caller: CallerDep
-) -> dict[str, int]:
-    room = await _room(db, services, room_key)
-    act = Act(Actor.of(caller.user), "lobby_decide_all", "", {"allow_entry": body.allow_entry})
-    async with audited(services.sessionmaker, room.id, act):
-        await rooms.require_admin_by_id(db, room.id, caller)
-        count = await services.lobby.decide_all(room, body.allow_entry)
-        act.detail["count"] = count
+async def enter_all(act: DecisionForAllAct, lobby: Lobby) -> dict[str, int]:
+    count = await lobby.decide_all(RoomSnapshot.of(act.room), act.body.allow_entry)
+    act.act.detail["count"] = count
     return {"count": count}
 
 
@@ -142,11 +124,11 @@ _SSE: dict[int | str, dict[str, Any]] = {
     responses={**_SSE, **errors(404)},
 )
 async def lobby_events(room_key: str, request: Request, services: ServicesDep) -> StreamingResponse:
-    _refuse_if_stopping(services)
+    _refuse_if_stopping(services.shutdown)
     # No request-scoped DB session here: a stream may stay open for minutes.
     async with services.sessionmaker() as db:
         caller = await caller_for_stream(request, services, db)
-        room = await _room(db, services, room_key)
+        room = await rooms.snapshot_or_404(db, services.room_cache, room_key)
         opening = await services.lobby.follow(db, room, caller)
     stream = services.streams.participant(room, caller, opening)
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)
@@ -160,9 +142,9 @@ async def lobby_events(room_key: str, request: Request, services: ServicesDep) -
 async def waiting_participants_events(
     room_key: str, request: Request, services: ServicesDep
 ) -> StreamingResponse:
-    _refuse_if_stopping(services)
+    _refuse_if_stopping(services.shutdown)
     async with services.sessionmaker() as db:
         caller = await caller_for_stream(request, services, db)
-        room = await _admin_room(db, services, room_key, caller)
+        room = await admin_snapshot(db, services.room_cache, room_key, caller.user)
     stream = services.streams.admin(room)
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from antechamber.db.session import after_commit
 from antechamber.errors import (
     BadRequest,
     DomainError,
@@ -117,6 +118,20 @@ class ModerationService:
             raise PermissionDenied("You are not in this room.") from exc
         attributes = claims.attributes or {}
         return Participant(claims.identity, attributes.get("is_authenticated") == "true")
+
+    async def muter(
+        self, db: AsyncSession, room: Room, user: User | None, authorization: str | None
+    ) -> Participant | None:
+        """Who may mute others here: the room's owners and administrators (None: no token
+        needed), and, when the room lets everyone mute, any participant proven by its
+        LiveKit token. Refused with the admin check's own answers otherwise."""
+        try:
+            await rooms.require_admin(db, room.id, user)
+        except (NotAuthenticated, PermissionDenied):
+            if not rooms.configuration_of(room).everyone_can_mute:
+                raise
+            return await self.participant(room, authorization)
+        return None
 
     async def mute_all(self, room: Room, allow_unmute: bool) -> MuteAllResult:
         """Mutes every microphone of everyone but the owners and administrators; without
@@ -241,11 +256,13 @@ class ModerationService:
         if await rooms.role_of(db, room.id, user) is Role.OWNER:
             raise PermissionDenied("An owner can't be demoted.")
         await accesses.set_role_by_user(db, room, user, role)
-        # The role is what counts; the live attribute follows it, after it is durable.
-        await db.commit()
+        # The role is what counts; the live attribute follows it, once it is durable.
+        after_commit(db, lambda: self._show_role(str(room.id), identity, role))
+
+    async def _show_role(self, livekit_room: str, identity: str, role: Role) -> None:
         try:
             await self._livekit.update_participant(
-                str(room.id), identity, attributes={"room_role": role.value}
+                livekit_room, identity, attributes={"room_role": role.value}
             )
         except DomainError as exc:
             logger.info("room_role of %s not updated live: %s", identity, exc.detail)

@@ -65,7 +65,7 @@ async def create(
     room = await db.get(Room, room_id)
     if room is None:
         raise NotFound("No such room.")
-    caller_role = await rooms.require_admin(db, room, caller)
+    caller_role = await rooms.require_admin(db, room.id, caller.user)
     if role is Role.OWNER and caller_role is not Role.OWNER:
         raise PermissionDenied("Only an owner can make someone an owner.")
     if await db.get(User, user_id) is None:

@@ -10,14 +10,27 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from antechamber import ratelimit
 from antechamber.auth.caller import Caller
-from antechamber.errors import NotFound, PermissionDenied
-from antechamber.http.deps import CallerDep, Db, OptionalUser, ServicesDep, UserCaller
+from antechamber.db.session import after_commit
+from antechamber.errors import NotFound
+from antechamber.http.deps import (
+    AppSettings,
+    CallerDep,
+    Db,
+    Gateway,
+    Lobby,
+    MessageBroker,
+    OptionalUser,
+    ServicesDep,
+    UserCaller,
+)
+from antechamber.http.guards import AdminRoom, RoomAdmin, RoomOwner
 from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
+from antechamber.livekit.gateway import LiveKitGateway
+from antechamber.pubsub import Broker
 from antechamber.rooms import accesses, callbacks, live, slugs
 from antechamber.rooms import service as rooms
-from antechamber.rooms.cache import ROOMS_CHANNEL
-from antechamber.rooms.models import AccessLevel, Role, Room
+from antechamber.rooms.models import AccessLevel, Role
 from antechamber.rooms.schemas import (
     AccessCreate,
     AccessOut,
@@ -30,6 +43,7 @@ from antechamber.rooms.schemas import (
     RoomOut,
     RoomUpdate,
 )
+from antechamber.settings import Settings
 from antechamber.text import TEXT_PATTERN
 from antechamber.tokens.service import MAX_DISPLAY_NAME
 
@@ -75,10 +89,9 @@ async def create_room(
     assert caller.user is not None
     room = await rooms.create(db, services.settings, caller.user, body)
     if body.callback_id is not None:
-        await db.commit()  # the page polling for it may fetch the room at once
-        await callbacks.remember(
-            services.kv, body.callback_id, room, services.settings.creation_callback_ttl_s
-        )
+        # Once durable: the page polling for it may fetch the room at once.
+        callback_id, ttl_s = body.callback_id, services.settings.creation_callback_ttl_s
+        after_commit(db, lambda: callbacks.remember(services.kv, callback_id, room, ttl_s))
     livekit = services.admission.admit_owner(
         str(room.id), rooms.configuration_of(room), caller, username
     )
@@ -140,72 +153,58 @@ def _unregistered(
     )
 
 
-async def _admin_room(db: Db, room_key: str, caller: Caller) -> tuple[Room, Role]:
-    room = await rooms.get_or_404(db, room_key)
-    return room, await rooms.require_admin(db, room, caller)
-
-
-async def _changed(db: Db, services: ServicesDep, room: Room) -> None:
-    """Commits, then tells every process to drop its cached copy of the room."""
-    await db.commit()
-    await services.broker.publish(ROOMS_CHANNEL, str(room.id))
-
-
 async def _update(
-    room_key: str,
+    admin: AdminRoom,
     body: RoomUpdate,
     db: Db,
-    services: ServicesDep,
-    caller: Caller,
+    settings: Settings,
+    broker: Broker,
+    gateway: LiveKitGateway,
     tasks: BackgroundTasks,
     *,
     partial: bool,
 ) -> RoomOut:
-    room, role = await _admin_room(db, room_key, caller)
-    before = live.live_settings(room)
-    room = await rooms.update(db, services.settings, room, body, partial=partial)
+    before = live.live_settings(admin.room)
+    room = await rooms.update(db, settings, broker, admin.room, body, partial=partial)
     if live.live_settings(room) != before:
         # A background task runs after the transaction committed and the answer left.
-        tasks.add_task(live.push_metadata, services.livekit, str(room.id), live.room_metadata(room))
-    out = await rooms.room_out(db, room, role, None)
-    await _changed(db, services, room)
-    return out
+        tasks.add_task(live.push_metadata, gateway, str(room.id), live.room_metadata(room))
+    return await rooms.room_out(db, room, admin.role, None)
 
 
 @router.put("/rooms/{room_key:room_key}/", response_model=RoomOut, responses=errors(401, 403, 404))
 async def replace_room(
-    room_key: str,
+    admin: RoomAdmin,
     body: Annotated[RoomUpdate, Body(default_factory=RoomUpdate)],
     db: Db,
-    services: ServicesDep,
-    caller: UserCaller,
+    settings: AppSettings,
+    broker: MessageBroker,
+    gateway: Gateway,
     tasks: BackgroundTasks,
 ) -> RoomOut:
-    return await _update(room_key, body, db, services, caller, tasks, partial=False)
+    return await _update(admin, body, db, settings, broker, gateway, tasks, partial=False)
 
 
 @router.patch(
     "/rooms/{room_key:room_key}/", response_model=RoomOut, responses=errors(401, 403, 404)
 )
 async def patch_room(
-    room_key: str,
+    admin: RoomAdmin,
     body: Annotated[RoomUpdate, Body(default_factory=RoomUpdate)],
     db: Db,
-    services: ServicesDep,
-    caller: UserCaller,
+    settings: AppSettings,
+    broker: MessageBroker,
+    gateway: Gateway,
     tasks: BackgroundTasks,
 ) -> RoomOut:
-    return await _update(room_key, body, db, services, caller, tasks, partial=True)
+    return await _update(admin, body, db, settings, broker, gateway, tasks, partial=True)
 
 
 @router.delete("/rooms/{room_key:room_key}/", status_code=204, responses=errors(401, 403, 404))
-async def delete_room(room_key: str, db: Db, services: ServicesDep, caller: UserCaller) -> Response:
-    room, role = await _admin_room(db, room_key, caller)
-    if role is not Role.OWNER:
-        raise PermissionDenied("Only an owner can delete the room.")
-    await rooms.delete(db, room)
-    await _changed(db, services, room)
-    await services.lobby.clear_room(str(room.id))
+async def delete_room(owner: RoomOwner, db: Db, broker: MessageBroker, lobby: Lobby) -> Response:
+    room_id = str(owner.room.id)
+    await rooms.delete(db, broker, owner.room)
+    after_commit(db, lambda: lobby.clear_room(room_id))
     return Response(status_code=204)
 
 
