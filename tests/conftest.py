@@ -24,7 +24,6 @@ from sqlalchemy import text
 
 from antechamber.app import create_app
 from antechamber.db.migrate import upgrade
-from antechamber.db.models import Base
 from antechamber.db.session import create_engine
 from antechamber.settings import (
     DatabaseSettings,
@@ -34,6 +33,7 @@ from antechamber.settings import (
     RedisSettings,
     Settings,
 )
+from antechamber.tables import Base
 from tests import servers
 from tests.redis_cluster import redis_cluster  # noqa: F401 - the shared cluster fixture
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from redis.asyncio import Redis
 
+from antechamber.bans import MemoryBanStore, RedisBanStore
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
-from antechamber.moderation.bans import MemoryBanStore, RedisBanStore
 from antechamber.presence.reconciler import Outcome, Reconciler
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresentParticipant

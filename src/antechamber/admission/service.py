@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from antechamber.auth.caller import Caller
+from antechamber.bans import BanStore
 from antechamber.errors import PermissionDenied
-from antechamber.moderation.bans import BanStore
 from antechamber.presence.store import PresenceStore
 from antechamber.rooms import capacity, policy
 from antechamber.rooms import service as rooms

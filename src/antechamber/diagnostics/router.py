@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from antechamber import ratelimit
-from antechamber.http.deps import ServicesDep
+from antechamber.http.deps import AppSettings, Diagnostics, KeyValues
 from antechamber.http.openapi import errors
 
 router = APIRouter(tags=["diagnostics"])
@@ -26,17 +26,19 @@ class ConnectionTestOut(BaseModel):
 @router.post(
     "/diagnostics/connection/", response_model=ConnectionTestOut, responses=errors(404, 429, 502)
 )
-async def connection_test(request: Request, services: ServicesDep) -> ConnectionTestOut:
-    settings = services.settings.connection_test
-    if services.diagnostics.enabled:
+async def connection_test(
+    request: Request, settings: AppSettings, kv: KeyValues, diagnostics: Diagnostics
+) -> ConnectionTestOut:
+    limits = settings.connection_test
+    if diagnostics.enabled:
         await ratelimit.spend(
-            services.kv,
+            kv,
             "connection-test",
             request.client.host if request.client else "unknown",
-            settings.rate_limit_per_minute,
+            limits.rate_limit_per_minute,
             60,
         )
-    test = await services.diagnostics.start()
+    test = await diagnostics.start()
     return ConnectionTestOut(
         livekit=ConnectionTestRoom(
             url=test.url, room=test.room, token=test.token, expires_in=test.expires_in

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Body, Depends, Header
 
-from antechamber.http.deps import CurrentUser, Db, OptionalUser, ServicesDep
+from antechamber.http.deps import CurrentUser, Db, Moderation, OptionalUser, Rooms, Sessionmaker
 from antechamber.moderation import audit
 from antechamber.moderation.audit import Act, Actor
 from antechamber.moderation.service import Participant
@@ -64,11 +64,9 @@ async def room_owner(room_key: str, db: Db, user: CurrentUser) -> AdminRoom:
 RoomOwner = Annotated[AdminRoom, Depends(room_owner)]
 
 
-async def lobby_admin(
-    room_key: str, db: Db, services: ServicesDep, user: OptionalUser
-) -> RoomSnapshot:
+async def lobby_admin(room_key: str, db: Db, cache: Rooms, user: OptionalUser) -> RoomSnapshot:
     """The cached room (a hot path: admins poll the waiting list), for its admins."""
-    return await admin_snapshot(db, services.room_cache, room_key, user)
+    return await admin_snapshot(db, cache, room_key, user)
 
 
 async def admin_snapshot(
@@ -112,7 +110,8 @@ def room_act(
     async def guard(
         room_key: str,
         db: Db,
-        services: ServicesDep,
+        sessionmaker: Sessionmaker,
+        moderation: Moderation,
         body: Any,
         user: User | None = None,
         authorization: str | None = None,
@@ -120,14 +119,14 @@ def room_act(
         room = await rooms.get_or_404(db, room_key)
         target, detail = body.audit()
         act = Act(Actor.of(user), action, target, detail)
-        async with audit.audited(services.sessionmaker, db, room.id, act):
+        async with audit.audited(sessionmaker, db, room.id, act):
             participant = None
             if right is Right.ADMIN:
                 await rooms.require_admin(db, room.id, user)
             elif right is Right.MUTER:
-                participant = await services.moderation.muter(db, room, user, authorization)
+                participant = await moderation.muter(db, room, user, authorization)
             else:
-                participant = await services.moderation.participant(room, authorization)
+                participant = await moderation.participant(room, authorization)
                 act.target = participant.identity
             if participant is not None:
                 act.actor.identity = participant.identity
@@ -138,7 +137,8 @@ def room_act(
     wanted = {
         "room_key": None,
         "db": None,
-        "services": None,
+        "sessionmaker": None,
+        "moderation": None,
         "body": body_type,
         "user": None if right is Right.PARTICIPANT else user_type,
         "authorization": None if right is Right.ADMIN else AuthorizationHeader,

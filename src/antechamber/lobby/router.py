@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from antechamber.auth.caller import Caller
+from antechamber.auth.sessions import SessionService
 from antechamber.errors import TryAgainLater
-from antechamber.http.body import RequestBody
-from antechamber.http.deps import CallerDep, Db, Lobby, Rooms, ServicesDep, caller_for_stream
+from antechamber.http.deps import (
+    AppSettings,
+    CallerDep,
+    Db,
+    Lobby,
+    Rooms,
+    ServerShutdown,
+    Sessionmaker,
+    Sessions,
+    Streams,
+    caller_for_stream,
+)
 from antechamber.http.guards import LobbyAdmin, RoomAct, admin_snapshot, room_act
 from antechamber.http.openapi import errors
-from antechamber.http.shutdown import Shutdown
+from antechamber.request_body import RequestBody
 from antechamber.rooms import service as rooms
-from antechamber.rooms.cache import RoomSnapshot
+from antechamber.rooms.cache import RoomCache, RoomSnapshot
+from antechamber.settings import Settings
 from antechamber.text import TEXT_PATTERN
 from antechamber.tokens.service import MAX_DISPLAY_NAME
 
@@ -53,9 +68,33 @@ DecisionForAllAct = Annotated[
 ]
 
 
-def _refuse_if_stopping(shutdown: Shutdown) -> None:
+@dataclass(frozen=True)
+class _StreamParts:
+    """What opening a stream needs, without a request-scoped DB session (a stream may stay
+    open for minutes): refused at once while the server stops."""
+
+    session: async_sessionmaker[AsyncSession]
+    sessions: SessionService
+    settings: Settings
+    rooms: RoomCache
+
+    async def caller(self, request: Request, db: AsyncSession) -> Caller:
+        return await caller_for_stream(request, self.sessions, self.settings, db)
+
+
+async def _stream_parts(
+    shutdown: ServerShutdown,
+    sessionmaker: Sessionmaker,
+    sessions: Sessions,
+    settings: AppSettings,
+    cache: Rooms,
+) -> _StreamParts:
     if shutdown.draining:
         raise TryAgainLater("This server is stopping; reconnect to another one.")
+    return _StreamParts(sessionmaker, sessions, settings, cache)
+
+
+StreamParts = Annotated[_StreamParts, Depends(_stream_parts)]
 
 
 def _client_address(request: Request) -> str:
@@ -123,14 +162,15 @@ _SSE: dict[int | str, dict[str, Any]] = {
     response_class=StreamingResponse,
     responses={**_SSE, **errors(404)},
 )
-async def lobby_events(room_key: str, request: Request, services: ServicesDep) -> StreamingResponse:
-    _refuse_if_stopping(services.shutdown)
+async def lobby_events(
+    room_key: str, request: Request, lobby: Lobby, streams: Streams, parts: StreamParts
+) -> StreamingResponse:
     # No request-scoped DB session here: a stream may stay open for minutes.
-    async with services.sessionmaker() as db:
-        caller = await caller_for_stream(request, services, db)
-        room = await rooms.snapshot_or_404(db, services.room_cache, room_key)
-        opening = await services.lobby.follow(db, room, caller)
-    stream = services.streams.participant(room, caller, opening)
+    async with parts.session() as db:
+        caller = await parts.caller(request, db)
+        room = await rooms.snapshot_or_404(db, parts.rooms, room_key)
+        opening = await lobby.follow(db, room, caller)
+    stream = streams.participant(room, caller, opening)
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)
 
 
@@ -140,11 +180,10 @@ async def lobby_events(room_key: str, request: Request, services: ServicesDep) -
     responses={**_SSE, **errors(401, 403, 404)},
 )
 async def waiting_participants_events(
-    room_key: str, request: Request, services: ServicesDep
+    room_key: str, request: Request, streams: Streams, parts: StreamParts
 ) -> StreamingResponse:
-    _refuse_if_stopping(services.shutdown)
-    async with services.sessionmaker() as db:
-        caller = await caller_for_stream(request, services, db)
-        room = await admin_snapshot(db, services.room_cache, room_key, caller.user)
-    stream = services.streams.admin(room)
+    async with parts.session() as db:
+        caller = await parts.caller(request, db)
+        room = await admin_snapshot(db, parts.rooms, room_key, caller.user)
+    stream = streams.admin(room)
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)

@@ -8,16 +8,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from antechamber.bans import MAX_BAN_SECONDS
 from antechamber.errors import InvalidInput
-from antechamber.http.body import RequestBody
 from antechamber.http.deps import Db, Moderation, Presence
 from antechamber.http.guards import Right, RoomAct, RoomAdmin, room_act
 from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
 from antechamber.moderation import audit
 from antechamber.moderation.audit import AuditOut
-from antechamber.moderation.bans import MAX_BAN_SECONDS
 from antechamber.moderation.service import FORBIDDEN_PERMISSIONS, PermissionChange
+from antechamber.request_body import RequestBody
 from antechamber.rooms.models import Role
 from antechamber.text import NAME_PATTERN
 from antechamber.tokens.service import MAX_DISPLAY_NAME, clean_display_name

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from antechamber.bans import BanStore
 from antechamber.db.session import after_commit
 from antechamber.errors import (
     BadRequest,
@@ -26,7 +27,6 @@ from antechamber.errors import (
 )
 from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo, ParticipantPermission
 from antechamber.lobby.service import LobbyService
-from antechamber.moderation.bans import BanStore
 from antechamber.moderation.microphones import MicrophoneLocks
 from antechamber.rooms import accesses
 from antechamber.rooms import service as rooms

@@ -9,18 +9,21 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request, R
 from starlette.convertors import Convertor, register_url_convertor
 
 from antechamber import ratelimit
+from antechamber.admission.service import AdmissionService
 from antechamber.auth.caller import Caller
 from antechamber.db.session import after_commit
 from antechamber.errors import NotFound
 from antechamber.http.deps import (
+    Admission,
     AppSettings,
     CallerDep,
     Db,
     Gateway,
+    KeyValues,
     Lobby,
     MessageBroker,
     OptionalUser,
-    ServicesDep,
+    Rooms,
     UserCaller,
 )
 from antechamber.http.guards import AdminRoom, RoomAdmin, RoomOwner
@@ -84,34 +87,37 @@ async def list_rooms(
 
 @router.post("/rooms/", status_code=201, response_model=RoomOut, responses=errors(401, 403))
 async def create_room(
-    body: RoomCreate, db: Db, services: ServicesDep, caller: UserCaller, username: Username = None
+    body: RoomCreate,
+    db: Db,
+    settings: AppSettings,
+    kv: KeyValues,
+    admission: Admission,
+    caller: UserCaller,
+    username: Username = None,
 ) -> RoomOut:
     assert caller.user is not None
-    room = await rooms.create(db, services.settings, caller.user, body)
+    room = await rooms.create(db, settings, caller.user, body)
     if body.callback_id is not None:
         # Once durable: the page polling for it may fetch the room at once.
-        callback_id, ttl_s = body.callback_id, services.settings.creation_callback_ttl_s
-        after_commit(db, lambda: callbacks.remember(services.kv, callback_id, room, ttl_s))
-    livekit = services.admission.admit_owner(
-        str(room.id), rooms.configuration_of(room), caller, username
-    )
+        callback_id, ttl_s = body.callback_id, settings.creation_callback_ttl_s
+        after_commit(db, lambda: callbacks.remember(kv, callback_id, room, ttl_s))
+    livekit = admission.admit_owner(str(room.id), rooms.configuration_of(room), caller, username)
     return await rooms.room_out(db, room, Role.OWNER, livekit)
 
 
 @router.post("/rooms/creation-callback/", response_model=CreationCallbackOut, responses=errors(429))
 async def creation_callback(
-    body: CreationCallback, request: Request, services: ServicesDep
+    body: CreationCallback, request: Request, settings: AppSettings, kv: KeyValues
 ) -> CreationCallbackOut:
     """The room created with this `callback_id`, once; `room` is null before and after."""
-    settings = services.settings
     await ratelimit.spend(
-        services.kv,
+        kv,
         "creation-callback",
         request.client.host if request.client else "unknown",
         settings.creation_callback_rate_limit_per_minute,
         60,
     )
-    room = await callbacks.take(services.kv, body.callback_id)
+    room = await callbacks.take(kv, body.callback_id)
     return CreationCallbackOut(room=CallbackRoom.model_validate(room) if room else None)
 
 
@@ -122,25 +128,35 @@ async def creation_callback(
     responses=errors(403, 404),
 )
 async def get_room(
-    room_key: str, db: Db, services: ServicesDep, caller: CallerDep, username: Username = None
+    room_key: str,
+    db: Db,
+    settings: AppSettings,
+    cache: Rooms,
+    admission: Admission,
+    caller: CallerDep,
+    username: Username = None,
 ) -> RoomOut:
     # The hot path (anyone opening a meeting link): the cached room, no database round
     # trip for anonymous callers; only admins need the full row with its accesses.
-    room = await rooms.snapshot(db, services.room_cache, room_key)
+    room = await rooms.snapshot(db, cache, room_key)
     if room is None:
-        return _unregistered(room_key, services, caller, username)
-    admission = await services.admission.admit(db, room, caller, username, asking=False)
-    role, livekit = admission.role, admission.livekit
+        return _unregistered(room_key, settings, admission, caller, username)
+    joining = await admission.admit(db, room, caller, username, asking=False)
+    role, livekit = joining.role, joining.livekit
     if role is not None and role.is_admin:
         return await rooms.room_out(db, await rooms.get_or_404(db, room_key), role, livekit)
     return rooms.room_out_from_snapshot(room, livekit)
 
 
 def _unregistered(
-    room_key: str, services: ServicesDep, caller: Caller, username: str | None
+    room_key: str,
+    settings: Settings,
+    admission: AdmissionService,
+    caller: Caller,
+    username: str | None,
 ) -> RoomOut:
     slug = room_key.lower()
-    if not services.settings.allow_unregistered_rooms or not slugs.looks_like_slug(slug):
+    if not settings.allow_unregistered_rooms or not slugs.looks_like_slug(slug):
         raise NotFound("No such room.")
     return RoomOut(
         id=None,
@@ -149,7 +165,7 @@ def _unregistered(
         access_level=AccessLevel.PUBLIC,
         configuration=RoomConfiguration(),
         is_administrable=False,
-        livekit=services.admission.admit_unregistered(slug, caller, username),
+        livekit=admission.admit_unregistered(slug, caller, username),
     )
 
 
