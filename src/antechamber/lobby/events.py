@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from antechamber.auth.caller import Caller
-from antechamber.lobby.service import Entry, LobbyService, iso, place_json
-from antechamber.lobby.store import Status, events_channel
+from antechamber.lobby.service import Entry, LobbyService, participant_json, place_json
+from antechamber.lobby.store import PlaceEvent, Status, events_channel
 from antechamber.observability.metrics import Metrics
 from antechamber.pubsub import Broker, SubscriptionEnded
 from antechamber.rooms.cache import RoomSnapshot
-from antechamber.tokens.colour import colour_for
 
 logger = logging.getLogger(__name__)
 MAX_TICK_S = 15.0
@@ -33,7 +31,7 @@ MAX_TICK_S = 15.0
 STORE_OUTAGES = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-def sse(data: dict[str, Any], event: str | None = None) -> bytes:
+def sse(data: Mapping[str, object], event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
@@ -90,8 +88,8 @@ class LobbyStreams:
                         if place is not None and place.status is Status.WAITING:
                             yield KEEPALIVE
                         continue
-                    event = json.loads(message)
-                    if event.get("id") != pid or event.get("status") == Status.WAITING.value:
+                    event = PlaceEvent.parse(message)
+                    if event.id != pid or event.status == Status.WAITING.value:
                         continue
                     place = await lobby.place(room_id, pid, refresh=False)
                 if place is not None:
@@ -118,20 +116,9 @@ class LobbyStreams:
                     if message is None:
                         yield KEEPALIVE
                         continue
-                    yield sse(_change(json.loads(message)), event="participant")
+                    yield sse(participant_json(PlaceEvent.parse(message)), event="participant")
         except SubscriptionEnded:
             yield RECONNECT
         except STORE_OUTAGES as exc:
             logger.warning("admin lobby stream ended: the store failed: %s", type(exc).__name__)
             yield RECONNECT
-
-
-def _change(event: dict[str, Any]) -> dict[str, Any]:
-    pid = str(event.get("id", ""))
-    return {
-        "id": pid,
-        "username": str(event.get("username", "")),
-        "color": colour_for(pid),
-        "status": str(event.get("status", "")),
-        "requested_at": iso(int(event.get("requested_at", 0))),
-    }

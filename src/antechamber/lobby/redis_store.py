@@ -38,6 +38,7 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local NAMES = {w = 'waiting', a = 'accepted', d = 'denied'}
 
+-- A PlaceEvent (lobby/store.py): the same four keys.
 local function publish(pid, status, rec)
   redis.call('PUBLISH', channel, cjson.encode({
     id = pid, status = status, username = rec[4], requested_at = rec[2]}))

@@ -28,6 +28,7 @@ from antechamber.http.deps import (
 )
 from antechamber.http.guards import LobbyAdmin, RoomAct, admin_snapshot, room_act
 from antechamber.http.openapi import errors
+from antechamber.lobby.service import WaitingParticipant
 from antechamber.request_body import RequestBody
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomCache, RoomSnapshot
@@ -114,14 +115,6 @@ async def request_entry(
     room = await rooms.snapshot_or_404(db, rooms_cache, room_key)
     entry = await lobby.request_entry(db, room, caller, body.username, _client_address(request))
     return entry.as_json()
-
-
-class WaitingParticipant(BaseModel):
-    id: str
-    username: str
-    color: str
-    status: str
-    requested_at: str
 
 
 class WaitingList(BaseModel):

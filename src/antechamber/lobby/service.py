@@ -7,7 +7,6 @@ This service is the lobby's only door: nothing else reaches its store.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,9 +22,11 @@ from antechamber.lobby.store import (
     DecisionOutcome,
     LobbyStore,
     Place,
+    PlaceEvent,
     RateLimit,
     RequestOutcome,
     Status,
+    room_of_channel,
 )
 from antechamber.observability.metrics import Metrics
 from antechamber.rooms import capacity, policy
@@ -34,6 +35,7 @@ from antechamber.rooms.models import AccessLevel
 from antechamber.rooms.schemas import LiveKitAccess
 from antechamber.settings import Settings
 from antechamber.tokens.colour import colour_for
+from antechamber.ttlmap import TTLMap
 
 
 @dataclass(frozen=True)
@@ -59,15 +61,31 @@ LIST_CACHE_TTL_S = 1.0
 MAX_CACHED_LISTS = 10_000
 
 
-def place_json(place: Place, status: Status | None = None) -> dict[str, Any]:
-    """A waiting participant as admins see it."""
-    return {
-        "id": place.id,
-        "username": place.username,
-        "color": colour_for(place.id),
-        "status": (status or place.status).value,
-        "requested_at": iso(place.requested_at_ms),
-    }
+@dataclass(frozen=True)
+class WaitingParticipant:
+    """A waiting participant (or a change of one) as admins see it: the schema of the
+    waiting list and of the admins' stream events."""
+
+    id: str
+    username: str
+    color: str
+    status: str
+    requested_at: str
+
+
+def participant_json(event: PlaceEvent) -> dict[str, str]:
+    shaped = WaitingParticipant(
+        id=event.id,
+        username=event.username,
+        color=colour_for(event.id),
+        status=event.status,
+        requested_at=iso(event.requested_at_ms),
+    )
+    return vars(shaped)
+
+
+def place_json(place: Place) -> dict[str, str]:
+    return participant_json(PlaceEvent.of(place, place.status))
 
 
 def iso(ms: int) -> str:
@@ -94,7 +112,7 @@ class LobbyService:
         self._notifier = notifier
         lobby = settings.lobby
         self._rate_limit = RateLimit(lobby.rate_limit_per_minute)
-        self._lists: dict[str, tuple[float, bytes]] = {}
+        self._lists: TTLMap[str, bytes] = TTLMap(max_entries=MAX_CACHED_LISTS)
 
     async def request_entry(
         self,
@@ -128,7 +146,7 @@ class LobbyService:
             )
         assert result.place is not None
         if result.outcome is RequestOutcome.CREATED:
-            self._lists.pop(str(room.id), None)  # don't wait for our own event
+            self._lists.discard(str(room.id))  # don't wait for our own event
             self._notifier.participant_waiting(str(room.id))
         # Admitted, but the room may have filled since: no token past the cap.
         return await self._entry(room, result.place, caller, capped=True)
@@ -191,22 +209,21 @@ class LobbyService:
         the short lifetime bounds how long a silently expired place can still show."""
         room_id = str(room.id)
         cached = self._lists.get(room_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        if cached is not None:
+            return cached
         places = await self.store.waiting(room_id)
         self._count_list(places)
         body = json.dumps(
             {"participants": [place_json(p) for p in places]}, separators=(",", ":")
         ).encode()
-        if len(self._lists) >= MAX_CACHED_LISTS:
-            self._lists.clear()
-        self._lists[room_id] = (time.monotonic() + LIST_CACHE_TTL_S, body)
+        self._lists.put(room_id, body, LIST_CACHE_TTL_S)
         return body
 
     def on_event(self, channel: str, _message: str) -> None:
         """Broker listener: a lobby event drops that room's cached list."""
-        if channel.startswith("lobby:{") and channel.endswith("}:events"):
-            self._lists.pop(channel[len("lobby:{") : -len("}:events")], None)
+        room = room_of_channel(channel)
+        if room is not None:
+            self._lists.discard(room)
 
     async def decide(self, room: RoomSnapshot, participant_id: uuid.UUID, allow: bool) -> Place:
         self.require_lobby(room.access_level)
@@ -216,7 +233,7 @@ class LobbyService:
             assert cap is not None
             raise capacity.full(cap)
         outcome, place = await self.store.decide(str(room.id), str(participant_id), status)
-        self._lists.pop(str(room.id), None)
+        self._lists.discard(str(room.id))
         self._count_decision(status, outcome.value)
         if outcome is DecisionOutcome.MISSING:
             raise NotFound("No such participant in the lobby.")
@@ -234,7 +251,7 @@ class LobbyService:
             limit = await self._admission.free_places(room)
         status = Status.ACCEPTED if allow else Status.DENIED
         count = await self.store.decide_all(str(room.id), status, limit)
-        self._lists.pop(str(room.id), None)
+        self._lists.discard(str(room.id))
         self._count_decision(status, "decided", count)
         return count
 
@@ -244,7 +261,7 @@ class LobbyService:
 
     async def clear_room(self, livekit_room: str) -> None:
         await self.store.clear(livekit_room)
-        self._lists.pop(livekit_room, None)
+        self._lists.discard(livekit_room)
 
     async def forget_identity(self, livekit_room: str, identity: str) -> None:
         """Removes every place that would join as `identity` (someone removed)."""
