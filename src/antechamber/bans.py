@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, text
 from antechamber.ttlmap import TTLMap
 
 MAX_BAN_SECONDS = 30 * 86400
@@ -65,7 +65,7 @@ class RedisBanStore:
     async def rooms_with_bans(self, limit: int) -> list[str]:
         await self._redis.zremrangebyscore(ROOMS_KEY, "-inf", time.time() * 1000)
         names = await self._redis.zrange(ROOMS_KEY, 0, limit - 1)
-        return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        return [text(n) for n in names]
 
 
 class MemoryBanStore:

@@ -54,7 +54,7 @@ from antechamber.rooms.service import (
 )
 from antechamber.rooms.service import snapshot as room_snapshot
 from antechamber.settings import Settings
-from antechamber.tokens.service import TokenIssuer
+from antechamber.tokens.issuer import TokenIssuer
 from antechamber.webhooks.handlers import RoomFinishedListener, WebhookHandlers
 from antechamber.webhooks.processed import (
     MemoryProcessedEvents,

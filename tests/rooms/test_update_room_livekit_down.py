@@ -29,7 +29,7 @@ async def test_it_saves_a_change_while_livekit_is_down(
     alice: Browser, caplog: pytest.LogCaptureFixture
 ) -> None:
     room = (await alice.post("/api/v1.0/rooms/", json={"name": "Offline"})).json()
-    caplog.set_level(logging.INFO, logger="antechamber.rooms.live")
+    caplog.set_level(logging.INFO, logger="antechamber.rooms.livekit_metadata")
     for method, level in ((alice.patch, "trusted"), (alice.put, "restricted")):
         response = await method(
             f"/api/v1.0/rooms/{room['id']}/", json={"name": "Offline", "access_level": level}
@@ -38,6 +38,8 @@ async def test_it_saves_a_change_while_livekit_is_down(
         assert response.json()["access_level"] == level
     again = await alice.get(f"/api/v1.0/rooms/{room['id']}/")
     assert again.json()["access_level"] == "restricted"
-    pushes = [r.getMessage() for r in caplog.records if r.name == "antechamber.rooms.live"]
+    pushes = [
+        r.getMessage() for r in caplog.records if r.name == "antechamber.rooms.livekit_metadata"
+    ]
     assert len(pushes) == 2
     assert all("LiveKit is unavailable" in message for message in pushes)

@@ -27,7 +27,8 @@ from antechamber.rooms.cache import RoomSnapshot
 from antechamber.rooms.models import Role
 from antechamber.rooms.schemas import LiveKitAccess, RoomConfiguration
 from antechamber.settings import Settings
-from antechamber.tokens.service import TokenIssuer, display_name, requested_display_name
+from antechamber.tokens.issuer import TokenIssuer
+from antechamber.tokens.names import display_name, requested_display_name
 
 REMOVED = "You were removed from this room."
 

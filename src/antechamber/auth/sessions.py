@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, text
 from antechamber.ttlmap import TTLMap
 
 SESSION_KEY_PREFIX = "session:"
@@ -87,11 +87,11 @@ class RedisKeyValueStore:
 
     async def get(self, key: str) -> str | None:
         value = await self._redis.get(key)
-        return None if value is None else _text(value)
+        return None if value is None else text(value)
 
     async def pop(self, key: str) -> str | None:
         value = await self._redis.getdel(key)
-        return None if value is None else _text(value)
+        return None if value is None else text(value)
 
     async def delete(self, key: str) -> None:
         await self._redis.delete(key)
@@ -103,10 +103,6 @@ class RedisKeyValueStore:
             pipe.ttl(key)
             count, _, ttl = await pipe.execute()
         return int(count), max(1, int(ttl))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class SessionService:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import event, text
+from sqlalchemy import Result, Select, event, func, select, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -84,6 +85,22 @@ async def transaction(
         await session.commit()
         for action in session.info.pop(_AFTER_COMMIT, []):
             await action()
+
+
+Row = TypeVarTuple("Row")
+
+
+async def counted_page(
+    db: AsyncSession,
+    query: Select[*Row],
+    order_by: Sequence[Any],
+    offset: int,
+    limit: int,
+) -> tuple[int, Result[*Row]]:
+    """How many rows `query` selects, and one page of them in that order."""
+    count = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    page = await db.execute(query.order_by(*order_by).offset(offset).limit(limit))
+    return count, page
 
 
 async def ping(engine: AsyncEngine) -> None:

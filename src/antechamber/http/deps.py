@@ -168,9 +168,9 @@ async def caller_for_stream(
     return Caller(user=user, participant_id=participant_id)
 
 
-async def get_admin_caller(user: CurrentUser) -> Caller:
+async def get_logged_in_caller(user: CurrentUser) -> Caller:
     """A logged-in caller on a path that needs no lobby identity."""
     return Caller(user=user, participant_id="")
 
 
-UserCaller = Annotated[Caller, Depends(get_admin_caller)]
+LoggedInCaller = Annotated[Caller, Depends(get_logged_in_caller)]

@@ -34,7 +34,7 @@ from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomCache, RoomSnapshot
 from antechamber.settings import Settings
 from antechamber.text import TEXT_PATTERN
-from antechamber.tokens.service import MAX_DISPLAY_NAME
+from antechamber.tokens.names import MAX_DISPLAY_NAME
 
 router = APIRouter(tags=["lobby"])
 

@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from antechamber.db.session import after_commit
+from antechamber.db.session import after_commit, counted_page
 from antechamber.errors import DomainError
 from antechamber.moderation.models import AuditRecord
 from antechamber.text import without_control_characters
@@ -121,6 +121,6 @@ async def records_of(
 ) -> tuple[int, list[AuditRecord]]:
     """Newest first."""
     base = select(AuditRecord).where(AuditRecord.room_id == room_id)
-    count = (await db.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-    page = base.order_by(AuditRecord.created_at.desc(), AuditRecord.id).offset(offset).limit(limit)
-    return count, list((await db.execute(page)).scalars())
+    order = (AuditRecord.created_at.desc(), AuditRecord.id)
+    count, page = await counted_page(db, base, order, offset, limit)
+    return count, list(page.scalars())

@@ -20,7 +20,7 @@ from antechamber.moderation.service import FORBIDDEN_PERMISSIONS, PermissionChan
 from antechamber.request_body import RequestBody
 from antechamber.rooms.models import Role
 from antechamber.text import NAME_PATTERN
-from antechamber.tokens.service import MAX_DISPLAY_NAME, clean_display_name
+from antechamber.tokens.names import MAX_DISPLAY_NAME, clean_display_name
 
 router = APIRouter(tags=["moderation"])
 Identity = Annotated[str, Field(min_length=1, max_length=255)]

@@ -21,17 +21,17 @@ from antechamber.http.deps import (
     Gateway,
     KeyValues,
     Lobby,
+    LoggedInCaller,
     MessageBroker,
     OptionalUser,
     Rooms,
-    UserCaller,
 )
 from antechamber.http.guards import AdminRoom, RoomAdmin, RoomOwner
 from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
 from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.pubsub import Broker
-from antechamber.rooms import accesses, callbacks, live, slugs
+from antechamber.rooms import accesses, callbacks, livekit_metadata, slugs
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import AccessLevel, Role
 from antechamber.rooms.schemas import (
@@ -48,7 +48,7 @@ from antechamber.rooms.schemas import (
 )
 from antechamber.settings import Settings
 from antechamber.text import TEXT_PATTERN
-from antechamber.tokens.service import MAX_DISPLAY_NAME
+from antechamber.tokens.names import MAX_DISPLAY_NAME
 
 router = APIRouter(tags=["rooms"])
 
@@ -92,7 +92,7 @@ async def create_room(
     settings: AppSettings,
     kv: KeyValues,
     admission: Admission,
-    caller: UserCaller,
+    caller: LoggedInCaller,
     username: Username = None,
 ) -> RoomOut:
     assert caller.user is not None
@@ -180,11 +180,16 @@ async def _update(
     *,
     partial: bool,
 ) -> RoomOut:
-    before = live.live_settings(admin.room)
+    before = livekit_metadata.live_settings(admin.room)
     room = await rooms.update(db, settings, broker, admin.room, body, partial=partial)
-    if live.live_settings(room) != before:
+    if livekit_metadata.live_settings(room) != before:
         # A background task runs after the transaction committed and the answer left.
-        tasks.add_task(live.push_metadata, gateway, str(room.id), live.room_metadata(room))
+        tasks.add_task(
+            livekit_metadata.push_metadata,
+            gateway,
+            str(room.id),
+            livekit_metadata.room_metadata(room),
+        )
     return await rooms.room_out(db, room, admin.role, None)
 
 
@@ -228,7 +233,7 @@ async def delete_room(owner: RoomOwner, db: Db, broker: MessageBroker, lobby: Lo
 async def list_accesses(
     request: Request,
     db: Db,
-    caller: UserCaller,
+    caller: LoggedInCaller,
     pagination: Pagination,
     resource: uuid.UUID | None = None,
 ) -> Page[AccessOut]:
@@ -244,7 +249,7 @@ async def list_accesses(
     response_model=AccessOut,
     responses=errors(401, 403, 404, 409),
 )
-async def create_access(body: AccessCreate, db: Db, caller: UserCaller) -> AccessOut:
+async def create_access(body: AccessCreate, db: Db, caller: LoggedInCaller) -> AccessOut:
     access = await accesses.create(db, caller, body.resource, body.user, body.role)
     return rooms.access_out(access)
 
@@ -254,7 +259,7 @@ async def create_access(body: AccessCreate, db: Db, caller: UserCaller) -> Acces
     response_model=AccessOut,
     responses=errors(401, 403, 404),
 )
-async def get_access(access_id: uuid.UUID, db: Db, caller: UserCaller) -> AccessOut:
+async def get_access(access_id: uuid.UUID, db: Db, caller: LoggedInCaller) -> AccessOut:
     return rooms.access_out(await accesses.get(db, caller, access_id))
 
 
@@ -264,7 +269,7 @@ async def get_access(access_id: uuid.UUID, db: Db, caller: UserCaller) -> Access
     responses=errors(401, 403, 404, 409),
 )
 async def update_access(
-    access_id: uuid.UUID, body: AccessUpdate, db: Db, caller: UserCaller
+    access_id: uuid.UUID, body: AccessUpdate, db: Db, caller: LoggedInCaller
 ) -> AccessOut:
     return rooms.access_out(await accesses.change_role(db, caller, access_id, body.role))
 
@@ -272,6 +277,6 @@ async def update_access(
 @router.delete(
     "/resource-accesses/{access_id:uuid}/", status_code=204, responses=errors(401, 403, 404, 409)
 )
-async def delete_access(access_id: uuid.UUID, db: Db, caller: UserCaller) -> Response:
+async def delete_access(access_id: uuid.UUID, db: Db, caller: LoggedInCaller) -> Response:
     await accesses.remove(db, caller, access_id)
     return Response(status_code=204)

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from antechamber.db.session import after_commit
+from antechamber.db.session import after_commit, counted_page
 from antechamber.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from antechamber.pubsub import Broker
 from antechamber.rooms import slugs
@@ -221,10 +221,7 @@ async def rooms_of(
         .join(ResourceAccess)
         .where(ResourceAccess.user_id == user.id)
     )
-    count = (await db.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-    rows = await db.execute(
-        base.order_by(Room.created_at.desc(), Room.id).offset(offset).limit(limit)
-    )
+    count, rows = await counted_page(db, base, (Room.created_at.desc(), Room.id), offset, limit)
     return count, [(room, role) for room, role in rows]
 
 

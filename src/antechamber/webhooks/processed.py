@@ -11,7 +11,7 @@ import enum
 import secrets
 from typing import Protocol
 
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, text
 from antechamber.ttlmap import TTLMap
 
 CLAIM_TTL_S = 30  # longer than any handler may take (LiveKit calls time out sooner)
@@ -65,7 +65,7 @@ class RedisProcessedEvents:
 
     async def claim(self, event_id: str, token: str) -> Claim:
         state = await self._claim(keys=[event_key(event_id)], args=[token, CLAIM_TTL_S])
-        return Claim(state.decode() if isinstance(state, bytes) else state)
+        return Claim(text(state))
 
     async def finish(self, event_id: str) -> None:
         await self._redis.set(event_key(event_id), "done", ex=DONE_TTL_S)
