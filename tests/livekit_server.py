@@ -59,6 +59,23 @@ class LiveKitServer:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    def log_size(self) -> int:
+        return self.log.stat().st_size
+
+    def removed_by_request(self, identity: str, since: int) -> bool:
+        """Whether the server's log shows, after byte `since`, a participant with this
+        identity closed because the server API removed it (RemoveParticipant)."""
+        with self.log.open("rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        who = f'"participant": {json.dumps(identity)}'
+        return any(
+            "participant closing" in line
+            and who in line
+            and '"reason": "SERVICE_REQUEST_REMOVE_PARTICIPANT"' in line
+            for line in text.splitlines()
+        )
+
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
