@@ -4,6 +4,7 @@ real LiveKit server for tokens handed out before the room filled."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -23,7 +24,17 @@ async def _listed(live: Live, admin: HttpBrowser, room_id: str, count: int) -> N
         answer = await admin.get(f"{ROOMS}{room_id}/participants/")
         return bool(answer.json()["count"] == count)
 
-    await eventually(listed, f"{count} participants listed")
+    try:
+        await eventually(listed, f"{count} participants listed")
+    except AssertionError as exc:
+        # What each side saw, so that a failure on a loaded machine can be explained.
+        answer = await admin.get(f"{ROOMS}{room_id}/participants/")
+        sent = [
+            (event["event"], event.get("participant", {}).get("identity"))
+            for event in (json.loads(d.body) for d in live.gate.seen)
+            if event.get("room", {}).get("name") == room_id
+        ]
+        raise AssertionError(f"{exc}; listed: {answer.text}; webhooks sent: {sent}") from exc
 
 
 async def _entry(browser: HttpBrowser, room_id: str) -> Any:
