@@ -73,7 +73,6 @@ class Services:
     redis: RedisClient | None
     kv: KeyValueStore
     sessions: SessionService
-    tokens: TokenIssuer
     oidc: OIDCClient | None
     broker: Broker
     room_cache: RoomCache
@@ -201,7 +200,6 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         redis=redis,
         kv=stores.kv,
         sessions=SessionService(stores.kv, settings.session_ttl_s),
-        tokens=tokens,
         oidc=OIDCClient(settings.oidc, stores.kv) if settings.oidc.enabled else None,
         broker=stores.broker,
         room_cache=room_cache,

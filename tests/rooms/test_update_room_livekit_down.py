@@ -7,22 +7,13 @@ from typing import Any
 
 import pytest
 
-from antechamber.settings import LiveKitSettings
-from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser
-from tests.servers import free_port
+from tests.conftest import Browser
+from tests.helpers import livekit_down
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    closed = free_port()  # nothing listens there
-    return {
-        "livekit": LiveKitSettings(
-            url=f"ws://127.0.0.1:{closed}",
-            api_key=LIVEKIT_KEY,
-            api_secret=LIVEKIT_SECRET,
-            timeout_s=1,
-        )
-    }
+    return livekit_down(timeout_s=1)
 
 
 async def test_it_saves_a_change_while_livekit_is_down(

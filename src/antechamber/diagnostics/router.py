@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from antechamber import ratelimit
-from antechamber.http.deps import AppSettings, Diagnostics, KeyValues
+from antechamber.http.deps import AppSettings, ClientAddress, Diagnostics, KeyValues
 from antechamber.http.openapi import errors
 
 router = APIRouter(tags=["diagnostics"])
@@ -27,17 +27,11 @@ class ConnectionTestOut(BaseModel):
     "/diagnostics/connection/", response_model=ConnectionTestOut, responses=errors(404, 429, 502)
 )
 async def connection_test(
-    request: Request, settings: AppSettings, kv: KeyValues, diagnostics: Diagnostics
+    client: ClientAddress, settings: AppSettings, kv: KeyValues, diagnostics: Diagnostics
 ) -> ConnectionTestOut:
-    limits = settings.connection_test
     if diagnostics.enabled:
-        await ratelimit.spend(
-            kv,
-            "connection-test",
-            request.client.host if request.client else "unknown",
-            limits.rate_limit_per_minute,
-            60,
-        )
+        limit = settings.connection_test.rate_limit_per_minute
+        await ratelimit.spend(kv, "connection-test", client, limit, 60)
     test = await diagnostics.start()
     return ConnectionTestOut(
         livekit=ConnectionTestRoom(

@@ -76,6 +76,14 @@ MetricsDep = Annotated[Metrics, _part("metrics")]
 ServerShutdown = Annotated[Shutdown, _part("shutdown")]
 
 
+async def client_address(request: Request) -> str:
+    """The caller's address (the real one behind a trusted proxy: see `serve`)."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
 async def get_db(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession]:
     async with transaction(sessionmaker) as session:
         yield session

@@ -17,6 +17,7 @@ from antechamber.errors import TryAgainLater
 from antechamber.http.deps import (
     AppSettings,
     CallerDep,
+    ClientAddress,
     Db,
     Lobby,
     Rooms,
@@ -98,22 +99,18 @@ async def _stream_parts(
 StreamParts = Annotated[_StreamParts, Depends(_stream_parts)]
 
 
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @router.post("/rooms/{room_key}/request-entry/", responses=errors(403, 404, 409, 429))
 async def request_entry(
     room_key: str,
     body: Annotated[EntryRequest, Body(default_factory=EntryRequest)],
-    request: Request,
+    client: ClientAddress,
     db: Db,
     rooms_cache: Rooms,
     lobby: Lobby,
     caller: CallerDep,
 ) -> dict[str, Any]:
     room = await rooms.snapshot_or_404(db, rooms_cache, room_key)
-    entry = await lobby.request_entry(db, room, caller, body.username, _client_address(request))
+    entry = await lobby.request_entry(db, room, caller, body.username, client)
     return entry.as_json()
 
 

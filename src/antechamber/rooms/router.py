@@ -17,6 +17,7 @@ from antechamber.http.deps import (
     Admission,
     AppSettings,
     CallerDep,
+    ClientAddress,
     Db,
     Gateway,
     KeyValues,
@@ -107,16 +108,11 @@ async def create_room(
 
 @router.post("/rooms/creation-callback/", response_model=CreationCallbackOut, responses=errors(429))
 async def creation_callback(
-    body: CreationCallback, request: Request, settings: AppSettings, kv: KeyValues
+    body: CreationCallback, client: ClientAddress, settings: AppSettings, kv: KeyValues
 ) -> CreationCallbackOut:
     """The room created with this `callback_id`, once; `room` is null before and after."""
-    await ratelimit.spend(
-        kv,
-        "creation-callback",
-        request.client.host if request.client else "unknown",
-        settings.creation_callback_rate_limit_per_minute,
-        60,
-    )
+    limit = settings.creation_callback_rate_limit_per_minute
+    await ratelimit.spend(kv, "creation-callback", client, limit, 60)
     room = await callbacks.take(kv, body.callback_id)
     return CreationCallbackOut(room=CallbackRoom.model_validate(room) if room else None)
 
