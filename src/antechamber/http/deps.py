@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from antechamber.auth.caller import Caller
 from antechamber.container import Services
-from antechamber.db.session import transaction
 from antechamber.errors import NotAuthenticated
 from antechamber.http import csrf
 from antechamber.tokens.identity import (
@@ -36,8 +35,20 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    async with transaction(services.sessionmaker) as session:
+    """The request's session, lazy: a bare `AsyncSession` opens its transaction (and checks
+    out a connection) on first use only. Committed when the route returns if it was used;
+    a request that never touched it (a poll served from Redis and the room cache) costs
+    no transaction, no commit and no close."""
+    session = services.sessionmaker()
+    try:
         yield session
+        if session.in_transaction():
+            await session.commit()
+    finally:
+        # Still in a transaction here: the route (or the commit) failed. Closing rolls
+        # back and returns the connection at once.
+        if session.in_transaction():
+            await session.close()
 
 
 # scope="function": the transaction ends (commits, or fails into an error answer) when the
