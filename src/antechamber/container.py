@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from antechamber.auth.oidc import OIDCClient
 from antechamber.auth.sessions import (
     KeyValueStore,
     MemoryKeyValueStore,
@@ -62,6 +62,11 @@ from antechamber.webhooks.processed import (
 from antechamber.webhooks.receiver import WebhookVerifier
 from antechamber.webhooks.service import WebhookService
 
+if TYPE_CHECKING:
+    # Imported only when OIDC is on (`_oidc_client`): Authlib and httpx (with the rich
+    # and pygments its command line pulls in) cost every worker ~9 MiB for nothing.
+    from antechamber.auth.oidc import OIDCClient
+
 
 @dataclass
 class Services:
@@ -107,6 +112,14 @@ class Services:
             await close_redis(self.redis)
         await self.engine.dispose()
         self.metrics.close()
+
+
+def _oidc_client(settings: Settings, kv: KeyValueStore) -> OIDCClient | None:
+    if not settings.oidc.enabled:
+        return None
+    from antechamber.auth.oidc import OIDCClient
+
+    return OIDCClient(settings.oidc, kv)
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -196,7 +209,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         kv=kv,
         sessions=SessionService(kv, settings.session_ttl_s),
         tokens=tokens,
-        oidc=OIDCClient(settings.oidc, kv) if settings.oidc.enabled else None,
+        oidc=_oidc_client(settings, kv),
         broker=broker,
         room_cache=room_cache,
         livekit=livekit,
