@@ -13,7 +13,7 @@ from antechamber.livekit.gateway import LiveKitGateway, ParticipantPermission
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.livekit.twirp_double import Fault, TwirpDouble, twirp_double
-from tests.servers import free_port
+from tests.servers import closed_port
 
 # The slow-server test's time-out: short, so the test is quick.
 TIMEOUT_S = 0.5
@@ -115,7 +115,7 @@ async def test_it_reports_a_slow_server_as_unavailable_within_the_time_out(
 
 @pytest.mark.parametrize("method", CALLS)
 async def test_it_reports_a_refused_connection_as_unavailable(method: str) -> None:
-    closed = free_port()  # nothing listens there any more
+    closed = closed_port()  # nothing listens there any more
     gateway = SdkLiveKitGateway(
         f"http://127.0.0.1:{closed}", LIVEKIT_KEY, LIVEKIT_SECRET, TIMEOUT_S
     )

@@ -9,12 +9,12 @@ import pytest
 from antechamber.settings import LiveKitSettings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser
 from tests.helpers import ROOMS, create_room
-from tests.servers import free_port
+from tests.servers import closed_port
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    closed = free_port()  # nothing listens there: LiveKit is down
+    closed = closed_port()  # nothing listens there: LiveKit is down
     return {
         "livekit": LiveKitSettings(
             url=f"ws://127.0.0.1:{closed}",
