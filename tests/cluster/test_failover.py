@@ -13,6 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from antechamber.auth.sessions import RedisKeyValueStore, SessionService
+from antechamber.bans import RedisBanStore
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.store import (
     LOBBY_EVENTS_PATTERN,
@@ -22,7 +23,6 @@ from antechamber.lobby.store import (
     Timeouts,
     events_channel,
 )
-from antechamber.moderation.bans import RedisBanStore
 from antechamber.pubsub import RedisBroker
 from antechamber.webhooks.processed import Claim, RedisProcessedEvents
 from tests.redis_cluster import RedisClusterBed, cluster_client, start_cluster_or_skip

@@ -12,10 +12,11 @@ from typing import Any
 
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from livekit import rtc
+from tests.helpers import create_room
 from tests.http_server import HttpBrowser
 from tests.livekit.conftest import Live
 from tests.livekit.participants import CONNECT_TIMEOUT_S, eventually
-from tests.moderation.live import ROOMS, act, new_room
+from tests.moderation.live import ROOMS, act
 
 
 @asynccontextmanager
@@ -71,7 +72,7 @@ async def test_it_removes_a_banned_participant_who_reconnects_with_its_old_token
 ) -> None:
     async with live.browser() as alice, live.browser() as carol:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "Kicked", access_level="trusted")
+        room = await create_room(alice, "Kicked", access_level="trusted")
         entry = await _admitted(live, alice, carol, room["id"])
         carol_id, old_token = entry["id"], entry["livekit"]["token"]
         first = rtc.Room()
@@ -111,7 +112,7 @@ async def test_it_removes_a_banned_participant_without_any_webhook(
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Kicked quietly", access_level="public")
+        room = await create_room(alice, "Kicked quietly", access_level="public")
         got = await bob.get(f"{ROOMS}{room['id']}/")
         old_token = got.json()["livekit"]["token"]
         async with dropping_webhooks(live):

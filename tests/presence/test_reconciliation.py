@@ -12,10 +12,11 @@ from typing import Any
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from antechamber.presence.reconciler import Outcome
 from antechamber.presence.store import PresentParticipant
+from tests.helpers import create_room
 from tests.http_server import HttpBrowser
 from tests.livekit.conftest import Delivery, Live
 from tests.livekit.participants import connected, eventually
-from tests.moderation.live import ROOMS, new_room, token
+from tests.moderation.live import ROOMS, token
 from tests.webhooks.signing import WEBHOOK, event_body, signed
 
 
@@ -86,7 +87,7 @@ async def test_it_converges_when_no_webhook_arrives(live: Live, gateway: SdkLive
     async with live.browser() as alice, live.browser() as bob, live.browser() as carol:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Lost webhooks", access_level="public")
+        room = await create_room(alice, "Lost webhooks", access_level="public")
         room_id = room["id"]
         carol_token = await token(carol, room_id)
         async with webhooks_lost(live), connected(live.livekit.url, carol_token) as carol_rtc:
@@ -122,7 +123,7 @@ async def test_it_converges_when_webhooks_come_twice_and_in_reverse_order(
     async with live.browser() as alice, live.browser() as bob, live.browser() as carol:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Shuffled webhooks", access_level="public")
+        room = await create_room(alice, "Shuffled webhooks", access_level="public")
         room_id = room["id"]
         carol_token = await token(carol, room_id)
         async with connected(live.livekit.url, carol_token) as carol_rtc:
@@ -173,7 +174,7 @@ async def test_a_left_without_its_joined_reconciles_the_room(
 ) -> None:
     async with live.browser() as alice, live.browser() as carol:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "Out of order", access_level="public")
+        room = await create_room(alice, "Out of order", access_level="public")
         room_id = room["id"]
         carol_rtc_token = await token(carol, room_id)
         lost = webhooks_lost(live)
@@ -209,8 +210,8 @@ async def test_the_periodic_pass_lists_live_rooms_and_clears_finished_ones(
 ) -> None:
     async with live.browser() as alice, live.browser() as carol:
         await alice.login("alice@example.com")
-        live_room = (await new_room(alice, "Live, unlisted", access_level="public"))["id"]
-        finished = (await new_room(alice, "Finished, still listed", access_level="public"))["id"]
+        live_room = (await create_room(alice, "Live, unlisted", access_level="public"))["id"]
+        finished = (await create_room(alice, "Finished, still listed", access_level="public"))["id"]
         ghost = PresentParticipant("ghost", "PA_ghost", "Ghost", 1)
         assert await live.antechamber.call(live.services.presence.joined(finished, ghost))
         async with (

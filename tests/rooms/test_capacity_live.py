@@ -11,10 +11,11 @@ import pytest
 
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from livekit import rtc
+from tests.helpers import create_room
 from tests.http_server import HttpBrowser
 from tests.livekit.conftest import Live
 from tests.livekit.participants import connected, eventually
-from tests.moderation.live import ROOMS, act, new_room, token
+from tests.moderation.live import ROOMS, act, token
 
 FULL = {"detail": "This room is full: it admits at most 2 participants at once."}
 
@@ -56,7 +57,7 @@ async def test_a_full_public_room_refuses_tokens_and_livekit_refuses_old_ones(
     ):
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(
+        room = await create_room(
             alice, "Two at most", access_level="public", configuration={"max_participants": 2}
         )
         room_id = room["id"]
@@ -95,7 +96,7 @@ async def test_a_full_room_admits_from_its_lobby_only_up_to_the_cap(
         live.browser() as erin,
     ):
         await alice.login("alice@example.com")
-        room = await new_room(
+        room = await create_room(
             alice, "Two at most", access_level="trusted", configuration={"max_participants": 2}
         )
         room_id = room["id"]
@@ -139,7 +140,7 @@ async def test_a_new_cap_applies_at_once_here_and_from_the_next_session_in_livek
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Shrinking", access_level="public")
+        room = await create_room(alice, "Shrinking", access_level="public")
         room_id = room["id"]
         async with connected(live.livekit.url, room["livekit"]["token"]):
             [live_room] = await gateway.list_rooms([room_id])
