@@ -13,24 +13,26 @@ from typing import TYPE_CHECKING
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from antechamber.admission.service import AdmissionService
 from antechamber.auth.sessions import (
     KeyValueStore,
     MemoryKeyValueStore,
     RedisKeyValueStore,
     SessionService,
 )
+from antechamber.bans import BanStore, MemoryBanStore, RedisBanStore
 from antechamber.db.session import create_engine, create_sessionmaker
 from antechamber.diagnostics.service import DiagnosticsService
 from antechamber.http.shutdown import Shutdown
 from antechamber.invitations.service import InvitationService
 from antechamber.livekit.gateway import LiveKitGateway
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.sdk_gateway import build_gateway
+from antechamber.lobby.events import LobbyStreams
 from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.notify import WaitingNotifier
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.service import LobbyService
-from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, Timeouts
-from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore
+from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, LobbyStore, Timeouts
 from antechamber.moderation.microphones import (
     MemoryMicrophoneLocks,
     MicrophoneLocks,
@@ -51,8 +53,8 @@ from antechamber.rooms.service import (
     registered_livekit_rooms,
 )
 from antechamber.rooms.service import snapshot as room_snapshot
-from antechamber.settings import LobbySettings, Settings
-from antechamber.tokens.service import TokenIssuer
+from antechamber.settings import Settings
+from antechamber.tokens.issuer import TokenIssuer
 from antechamber.webhooks.handlers import RoomFinishedListener, WebhookHandlers
 from antechamber.webhooks.processed import (
     MemoryProcessedEvents,
@@ -76,13 +78,14 @@ class Services:
     redis: RedisClient | None
     kv: KeyValueStore
     sessions: SessionService
-    tokens: TokenIssuer
     oidc: OIDCClient | None
     broker: Broker
     room_cache: RoomCache
     livekit: LiveKitGateway
     notifier: WaitingNotifier
+    admission: AdmissionService
     lobby: LobbyService
+    streams: LobbyStreams
     presence: PresenceStore
     webhooks: WebhookService
     bans: BanStore
@@ -95,15 +98,11 @@ class Services:
     room_finished_listeners: list[RoomFinishedListener] = field(default_factory=list)
     shutdown: Shutdown = field(default_factory=Shutdown)
 
-    @property
-    def secret_key(self) -> bytes:
-        return self.settings.secret_key.get_secret_value().encode()
-
     async def close(self) -> None:
         await self.diagnostics.close()
         await self.reconciler.stop()
         await self.notifier.drain()
-        await self.lobby.store.close()
+        await self.lobby.close()
         await self.broker.close()
         await self.livekit.close()
         if self.oidc is not None:
@@ -122,6 +121,52 @@ def _oidc_client(settings: Settings, kv: KeyValueStore) -> OIDCClient | None:
     return OIDCClient(settings.oidc, kv)
 
 
+@dataclass(frozen=True)
+class Stores:
+    """Every store and the broker: all in Redis, or all in this process' memory."""
+
+    kv: KeyValueStore
+    broker: Broker
+    lobby: LobbyStore
+    bans: BanStore
+    presence: PresenceStore
+    processed: ProcessedEvents
+    turns: Turns
+    microphones: MicrophoneLocks
+
+
+def build_stores(settings: Settings, redis: RedisClient | None) -> Stores:
+    """The one place where Redis or memory is chosen."""
+    lobby = settings.lobby
+    timeouts = Timeouts(
+        waiting_ms=lobby.waiting_timeout_s * 1000,
+        accepted_ms=lobby.accepted_timeout_s * 1000,
+        denied_ms=lobby.denied_timeout_s * 1000,
+    )
+    if redis is None:
+        broker = MemoryBroker()
+        return Stores(
+            kv=MemoryKeyValueStore(),
+            broker=broker,
+            lobby=MemoryLobbyStore(timeouts, broker.publish_now),
+            bans=MemoryBanStore(),
+            presence=MemoryPresenceStore(),
+            processed=MemoryProcessedEvents(),
+            turns=MemoryTurns(),
+            microphones=MemoryMicrophoneLocks(),
+        )
+    return Stores(
+        kv=RedisKeyValueStore(redis),
+        broker=RedisBroker(redis, (LOBBY_EVENTS_PATTERN, ROOMS_CHANNEL)),
+        lobby=RedisLobbyStore(redis, timeouts),
+        bans=RedisBanStore(redis),
+        presence=RedisPresenceStore(redis),
+        processed=RedisProcessedEvents(redis),
+        turns=RedisTurns(redis),
+        microphones=RedisMicrophoneLocks(redis),
+    )
+
+
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     """Needs a running event loop (the LiveKit SDK opens its HTTP session at once)."""
     metrics = metrics or Metrics(settings.metrics_dir)
@@ -129,75 +174,35 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     count_database_errors(engine, metrics)
     sessionmaker = create_sessionmaker(engine)
     redis = build_redis(settings.redis)
-    kv: KeyValueStore = RedisKeyValueStore(redis) if redis is not None else MemoryKeyValueStore()
-    broker: Broker = (
-        RedisBroker(redis, (LOBBY_EVENTS_PATTERN, ROOMS_CHANNEL))
-        if redis is not None
-        else MemoryBroker()
-    )
+    stores = build_stores(settings, redis)
     tokens = TokenIssuer(settings)
-    livekit = build_livekit_gateway(settings, metrics)
+    livekit = build_gateway(settings.livekit, metrics)
     notifier = WaitingNotifier(livekit)
-    bans: BanStore = RedisBanStore(redis) if redis is not None else MemoryBanStore()
-    presence: PresenceStore
-    processed: ProcessedEvents
-    turns: Turns
-    if redis is not None:
-        presence, processed = RedisPresenceStore(redis), RedisProcessedEvents(redis)
-        turns = RedisTurns(redis)
-    else:
-        presence, processed = MemoryPresenceStore(), MemoryProcessedEvents()
-        turns = MemoryTurns()
-    lobby = LobbyService(
-        build_lobby_store(settings.lobby, redis, broker),
-        settings,
-        tokens,
-        notifier,
-        bans,
-        presence,
-        metrics,
-    )
-    listeners: list[RoomFinishedListener] = [presence, lobby]
-
-    async def is_registered(livekit_room: str) -> bool:
-        async with sessionmaker() as db:
-            return await is_registered_livekit_room(db, livekit_room)
-
+    admission = AdmissionService(settings, tokens, stores.bans, stores.presence)
+    lobby = LobbyService(stores.lobby, settings, admission, notifier, metrics)
+    listeners: list[RoomFinishedListener] = [stores.presence, lobby]
     room_cache = RoomCache()
-
-    async def configuration_of(livekit_room: str) -> RoomConfiguration | None:
-        async with sessionmaker() as db:
-            snapshot = await room_snapshot(db, room_cache, livekit_room)
-        return snapshot.configuration if snapshot is not None else None
-
-    async def registered_among(names: Sequence[str]) -> set[str]:
-        async with sessionmaker() as db:
-            return await registered_livekit_rooms(db, names)
-
+    rooms = _RoomLookups(sessionmaker, room_cache)
     reconciler = Reconciler(
         settings.reconcile,
         settings.livekit.timeout_s,
         livekit,
-        presence,
-        bans,
-        turns,
-        registered_among,
+        stores.presence,
+        stores.bans,
+        stores.turns,
+        rooms.registered_among,
     )
-    microphones: MicrophoneLocks = (
-        RedisMicrophoneLocks(redis) if redis is not None else MemoryMicrophoneLocks()
-    )
-    moderation = ModerationService(settings, livekit, lobby, bans, microphones)
+    moderation = ModerationService(settings, livekit, lobby, stores.bans, stores.microphones)
     handlers = WebhookHandlers(
-        presence,
+        stores.presence,
         listeners,
-        is_registered,
-        bans=bans,
+        rooms.is_registered,
+        bans=stores.bans,
         livekit=livekit,
         reconciler=reconciler,
-        configuration_of=configuration_of,
+        configuration_of=rooms.configuration_of,
         on_joined=moderation.on_joined,
     )
-
     verifier = WebhookVerifier(
         settings.livekit.api_key, settings.livekit.api_secret.get_secret_value()
     )
@@ -206,18 +211,19 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         engine=engine,
         sessionmaker=sessionmaker,
         redis=redis,
-        kv=kv,
-        sessions=SessionService(kv, settings.session_ttl_s),
-        tokens=tokens,
-        oidc=_oidc_client(settings, kv),
-        broker=broker,
+        kv=stores.kv,
+        sessions=SessionService(stores.kv, settings.session_ttl_s),
+        oidc=_oidc_client(settings, stores.kv),
+        broker=stores.broker,
         room_cache=room_cache,
         livekit=livekit,
         notifier=notifier,
+        admission=admission,
         lobby=lobby,
-        presence=presence,
-        webhooks=WebhookService(verifier, processed, handlers, metrics),
-        bans=bans,
+        streams=LobbyStreams(lobby, stores.broker, metrics, settings.lobby.waiting_timeout_s),
+        presence=stores.presence,
+        webhooks=WebhookService(verifier, stores.processed, handlers, metrics),
+        bans=stores.bans,
         diagnostics=DiagnosticsService(settings, livekit),
         invitations=InvitationService(settings.email),
         moderation=moderation,
@@ -227,28 +233,25 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
 
 
-def build_lobby_store(
-    settings: LobbySettings, redis: RedisClient | None, broker: Broker
-) -> RedisLobbyStore | MemoryLobbyStore:
-    timeouts = Timeouts(
-        waiting_ms=settings.waiting_timeout_s * 1000,
-        accepted_ms=settings.accepted_timeout_s * 1000,
-        denied_ms=settings.denied_timeout_s * 1000,
-    )
-    if redis is not None:
-        return RedisLobbyStore(redis, timeouts)
-    assert isinstance(broker, MemoryBroker)
-    return MemoryLobbyStore(timeouts, broker.publish_now)
+@dataclass(frozen=True)
+class _RoomLookups:
+    """What the webhooks and the reconciler ask about rooms, each in a short session."""
 
+    sessionmaker: async_sessionmaker[AsyncSession]
+    cache: RoomCache
 
-def build_livekit_gateway(settings: Settings, metrics: Metrics | None = None) -> LiveKitGateway:
-    return SdkLiveKitGateway(
-        settings.livekit.http_url,
-        settings.livekit.api_key,
-        settings.livekit.api_secret.get_secret_value(),
-        settings.livekit.timeout_s,
-        metrics,
-    )
+    async def is_registered(self, livekit_room: str) -> bool:
+        async with self.sessionmaker() as db:
+            return await is_registered_livekit_room(db, livekit_room)
+
+    async def configuration_of(self, livekit_room: str) -> RoomConfiguration | None:
+        async with self.sessionmaker() as db:
+            snapshot = await room_snapshot(db, self.cache, livekit_room)
+        return snapshot.configuration if snapshot is not None else None
+
+    async def registered_among(self, names: Sequence[str]) -> set[str]:
+        async with self.sessionmaker() as db:
+            return await registered_livekit_rooms(db, names)
 
 
 def count_database_errors(engine: AsyncEngine, metrics: Metrics) -> None:

@@ -7,7 +7,6 @@ without Redis, so nothing here is ever shared between processes.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -15,6 +14,7 @@ from dataclasses import dataclass, replace
 from antechamber.lobby.store import (
     DecisionOutcome,
     Place,
+    PlaceEvent,
     RateLimit,
     RequestOutcome,
     RequestResult,
@@ -60,13 +60,7 @@ class MemoryLobbyStore:
         return state
 
     def _event(self, room: str, place: Place, status: Status) -> None:
-        message = {
-            "id": place.id,
-            "status": status.value,
-            "username": place.username,
-            "requested_at": place.requested_at_ms,
-        }
-        self._publish(events_channel(room), json.dumps(message))
+        self._publish(events_channel(room), PlaceEvent.of(place, status).message())
 
     def _waiting_count(self, state: _Room) -> int:
         return sum(1 for p in state.places.values() if p.status is Status.WAITING)

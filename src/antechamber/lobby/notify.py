@@ -8,32 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Protocol
+
+from antechamber.livekit.gateway import LiveKitGateway
 
 logger = logging.getLogger(__name__)
 PARTICIPANT_WAITING = b'{"type": "participantWaiting"}'
 
 
-class DataSender(Protocol):
-    async def send_data(
-        self, room: str, payload: bytes, *, destination_identities: Sequence[str] = ()
-    ) -> None: ...
-
-
 class WaitingNotifier:
-    def __init__(self, sender: DataSender | None) -> None:
+    def __init__(self, sender: LiveKitGateway) -> None:
         self._sender = sender
         self._tasks: set[asyncio.Task[None]] = set()
 
     def participant_waiting(self, room: str) -> None:
-        if self._sender is None:
-            return
         task = asyncio.create_task(self._send(self._sender, room))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, sender: DataSender, room: str) -> None:
+    async def _send(self, sender: LiveKitGateway, room: str) -> None:
         try:
             await sender.send_data(room, PARTICIPANT_WAITING)
         except Exception as exc:  # noqa: BLE001 - never fail the lobby because of LiveKit

@@ -29,7 +29,7 @@ from antechamber.lobby.store import (
     Timeouts,
     events_channel,
 )
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, text
 
 _PRELUDE = """
 local people, waiting, deadline = KEYS[1], KEYS[2], KEYS[3]
@@ -38,6 +38,7 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local NAMES = {w = 'waiting', a = 'accepted', d = 'denied'}
 
+-- A PlaceEvent (lobby/store.py): the same four keys.
 local function publish(pid, status, rec)
   redis.call('PUBLISH', channel, cjson.encode({
     id = pid, status = status, username = rec[4], requested_at = rec[2]}))
@@ -55,7 +56,7 @@ local function drop(pid)
   redis.call('ZREM', waiting, pid)
   redis.call('ZREM', deadline, pid)
 end
-local function keep()
+local function extend_room_keys()
   redis.call('PEXPIRE', people, keys_ttl)
   redis.call('PEXPIRE', waiting, keys_ttl)
   redis.call('PEXPIRE', deadline, keys_ttl)
@@ -68,7 +69,7 @@ local function purge()
     if rec and rec[1] == 'w' then publish(pid, 'left', rec) end
   end
 end
-local function out(tag, pid, rec)
+local function reply(tag, pid, rec)
   return {tag, pid, rec[1], rec[2], rec[3], rec[4]}
 end
 purge()
@@ -90,9 +91,9 @@ if rec then
       store(pid, rec)
       publish(pid, 'waiting', rec)
     end
-    keep()
+    extend_room_keys()
   end
-  return out('existing', pid, rec)
+  return reply('existing', pid, rec)
 end
 if redis.call('ZCARD', waiting) >= max_waiting then return {'full'} end
 if rl_limit > 0 then
@@ -104,9 +105,9 @@ rec = {'w', now, identity, username}
 store(pid, rec)
 redis.call('ZADD', waiting, now, pid)
 redis.call('ZADD', deadline, now + waiting_ttl, pid)
-keep()
+extend_room_keys()
 publish(pid, 'waiting', rec)
-return out('created', pid, rec)
+return reply('created', pid, rec)
 """
 )
 
@@ -119,9 +120,9 @@ if not rec then return {'missing'} end
 local refresh = tonumber(ARGV[4])
 if rec[1] == 'w' and refresh > 0 then
   redis.call('ZADD', deadline, now + refresh, ARGV[3])
-  keep()
+  extend_room_keys()
 end
-return out('found', ARGV[3], rec)
+return reply('found', ARGV[3], rec)
 """
 )
 
@@ -132,7 +133,7 @@ local ids = redis.call('ZRANGE', waiting, 0, -1)
 local result = {}
 for i, pid in ipairs(ids) do
   local rec = load(pid)
-  if rec then result[#result + 1] = out('found', pid, rec) end
+  if rec then result[#result + 1] = reply('found', pid, rec) end
 end
 return result
 """
@@ -145,15 +146,15 @@ _DECIDE = (
 local pid, code = ARGV[3], ARGV[4]
 local rec = load(pid)
 if not rec then return {'missing'} end
-if rec[1] == code then return out('same', pid, rec) end
-if rec[1] ~= 'w' then return out('conflict', pid, rec) end
+if rec[1] == code then return reply('same', pid, rec) end
+if rec[1] ~= 'w' then return reply('conflict', pid, rec) end
 rec[1] = code
 store(pid, rec)
 redis.call('ZREM', waiting, pid)
 redis.call('ZADD', deadline, now + tonumber(ARGV[5]), pid)
-keep()
+extend_room_keys()
 publish(pid, NAMES[code], rec)
-return out('decided', pid, rec)
+return reply('decided', pid, rec)
 """
 )
 
@@ -171,7 +172,7 @@ for _, pid in ipairs(ids) do
   redis.call('ZADD', deadline, now + ttl, pid)
   publish(pid, NAMES[code], rec)
 end
-if #ids > 0 then keep() end
+if #ids > 0 then extend_room_keys() end
 return #ids
 """
 )
@@ -213,7 +214,7 @@ _FIND_IDENTITY = (
 local entries = redis.call('HGETALL', people)
 for i = 1, #entries, 2 do
   local rec = cmsgpack.unpack(entries[i + 1])
-  if rec[3] == ARGV[3] then return out('found', entries[i], rec) end
+  if rec[3] == ARGV[3] then return reply('found', entries[i], rec) end
 end
 return {'missing'}
 """
@@ -228,9 +229,9 @@ local rec = {'w', now, ARGV[4], ARGV[5]}
 store(pid, rec)
 redis.call('ZADD', waiting, now, pid)
 redis.call('ZADD', deadline, now + tonumber(ARGV[6]), pid)
-keep()
+extend_room_keys()
 publish(pid, 'waiting', rec)
-return out('found', pid, rec)
+return reply('found', pid, rec)
 """
 )
 
@@ -247,18 +248,14 @@ return #entries / 2
 )
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _place(row: list[Any]) -> Place:
     # row: [tag, pid, code, requested_at, identity, username]
     return Place(
-        id=_text(row[1]),
-        status=STATUS_CODES[_text(row[2])],
+        id=text(row[1]),
+        status=STATUS_CODES[text(row[2])],
         requested_at_ms=int(row[3]),
-        identity=_text(row[4]),
-        username=_text(row[5]),
+        identity=text(row[4]),
+        username=text(row[5]),
     )
 
 
@@ -282,7 +279,7 @@ class RedisLobbyStore:
         prefix = f"lobby:{{{room}}}"
         return [f"{prefix}:people", f"{prefix}:waiting", f"{prefix}:deadline"]
 
-    def _common(self, room: str) -> list[Any]:
+    def _prelude_args(self, room: str) -> list[Any]:
         return [events_channel(room), self._timeouts.longest_ms + 60_000]
 
     async def request(
@@ -297,7 +294,7 @@ class RedisLobbyStore:
     ) -> RequestResult:
         keys = [*self.keys(room), f"lobby:{{{room}}}:rl:{client}"]
         args = [
-            *self._common(room),
+            *self._prelude_args(room),
             participant_id,
             identity,
             username,
@@ -307,7 +304,7 @@ class RedisLobbyStore:
             rate_limit.window_ms,
         ]
         row = await self._request(keys=keys, args=args)
-        tag = _text(row[0])
+        tag = text(row[0])
         if tag == "full":
             return RequestResult(RequestOutcome.FULL)
         if tag == "limited":
@@ -317,24 +314,26 @@ class RedisLobbyStore:
 
     async def get(self, room: str, participant_id: str, refresh: bool) -> Place | None:
         ttl = self._timeouts.waiting_ms if refresh else 0
-        row = await self._get(keys=self.keys(room), args=[*self._common(room), participant_id, ttl])
-        return None if _text(row[0]) == "missing" else _place(row)
+        row = await self._get(
+            keys=self.keys(room), args=[*self._prelude_args(room), participant_id, ttl]
+        )
+        return None if text(row[0]) == "missing" else _place(row)
 
     async def waiting(self, room: str) -> list[Place]:
-        rows = await self._waiting(keys=self.keys(room), args=self._common(room))
+        rows = await self._waiting(keys=self.keys(room), args=self._prelude_args(room))
         return [_place(row) for row in rows]
 
     async def decide(
         self, room: str, participant_id: str, status: Status
     ) -> tuple[DecisionOutcome, Place | None]:
         args = [
-            *self._common(room),
+            *self._prelude_args(room),
             participant_id,
             CODES[status],
             self._timeouts.for_status(status),
         ]
         row = await self._decide(keys=self.keys(room), args=args)
-        tag = _text(row[0])
+        tag = text(row[0])
         if tag == "missing":
             return DecisionOutcome.MISSING, None
         return DecisionOutcome(tag), _place(row)
@@ -343,25 +342,25 @@ class RedisLobbyStore:
         if limit is not None and limit <= 0:
             return 0
         stop = -1 if limit is None else limit - 1
-        args = [*self._common(room), CODES[status], self._timeouts.for_status(status), stop]
+        args = [*self._prelude_args(room), CODES[status], self._timeouts.for_status(status), stop]
         return int(await self._decide_all(keys=self.keys(room), args=args))
 
     async def forget(self, room: str, participant_id: str) -> bool:
-        args = [*self._common(room), participant_id]
+        args = [*self._prelude_args(room), participant_id]
         return bool(await self._forget(keys=self.keys(room), args=args))
 
     async def forget_identity(self, room: str, identity: str) -> int:
-        args = [*self._common(room), identity]
+        args = [*self._prelude_args(room), identity]
         return int(await self._forget_identity(keys=self.keys(room), args=args))
 
     async def find_identity(self, room: str, identity: str) -> Place | None:
-        args = [*self._common(room), identity]
+        args = [*self._prelude_args(room), identity]
         row = await self._find_identity(keys=self.keys(room), args=args)
-        return None if _text(row[0]) == "missing" else _place(row)
+        return None if text(row[0]) == "missing" else _place(row)
 
     async def requeue(self, room: str, participant_id: str, identity: str, username: str) -> Place:
         args = [
-            *self._common(room),
+            *self._prelude_args(room),
             participant_id,
             identity,
             username,
@@ -370,7 +369,7 @@ class RedisLobbyStore:
         return _place(await self._requeue(keys=self.keys(room), args=args))
 
     async def clear(self, room: str) -> None:
-        await self._clear(keys=self.keys(room), args=self._common(room))
+        await self._clear(keys=self.keys(room), args=self._prelude_args(room))
 
     async def close(self) -> None:
         """The Redis client belongs to the container, which closes it."""

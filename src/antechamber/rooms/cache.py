@@ -7,12 +7,12 @@ message is lost while a process reconnects to Redis.
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 
 from antechamber.rooms.models import AccessLevel, Room
 from antechamber.rooms.schemas import RoomConfiguration
+from antechamber.ttlmap import TTLMap
 
 ROOMS_CHANNEL = "rooms:changed"
 MAX_ENTRIES = 10_000
@@ -40,22 +40,14 @@ class RoomSnapshot:
 class RoomCache:
     def __init__(self, ttl_s: float = 5.0) -> None:
         self._ttl_s = ttl_s
-        self._entries: dict[str, tuple[RoomSnapshot, float]] = {}
+        self._entries: TTLMap[str, RoomSnapshot] = TTLMap(max_entries=MAX_ENTRIES)
 
     def get(self, key: str) -> RoomSnapshot | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[1] < time.monotonic():
-            self._entries.pop(key, None)
-            return None
-        return entry[0]
+        return self._entries.get(key)
 
     def put(self, key: str, snapshot: RoomSnapshot) -> None:
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[key] = (snapshot, time.monotonic() + self._ttl_s)
+        self._entries.put(key, snapshot, self._ttl_s)
 
     def invalidate(self, room_id: str) -> None:
-        for key in [k for k, (snap, _) in self._entries.items() if str(snap.id) == room_id]:
-            del self._entries[key]
+        for key in [k for k, snap in self._entries.items() if str(snap.id) == room_id]:
+            self._entries.discard(key)
