@@ -10,7 +10,7 @@ import httpx
 
 from antechamber.settings import LiveKitSettings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser
-from tests.servers import free_port
+from tests.servers import closed_port
 
 API = "/api/v1.0/"
 ROOMS = API + "rooms/"
@@ -22,7 +22,7 @@ def livekit_down(timeout_s: float = 0.5) -> dict[str, Any]:
     past the rules fails with 503."""
     return {
         "livekit": LiveKitSettings(
-            url=f"ws://127.0.0.1:{free_port()}",
+            url=f"ws://127.0.0.1:{closed_port()}",
             api_key=LIVEKIT_KEY,
             api_secret=LIVEKIT_SECRET,
             timeout_s=timeout_s,

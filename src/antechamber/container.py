@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from antechamber.admission.service import AdmissionService
-from antechamber.auth.oidc import OIDCClient
 from antechamber.auth.sessions import (
     KeyValueStore,
     MemoryKeyValueStore,
@@ -64,6 +64,11 @@ from antechamber.webhooks.processed import (
 from antechamber.webhooks.receiver import WebhookVerifier
 from antechamber.webhooks.service import WebhookService
 
+if TYPE_CHECKING:
+    # Imported only when OIDC is on (`_oidc_client`): Authlib and httpx (with the rich
+    # and pygments its command line pulls in) cost every worker ~9 MiB for nothing.
+    from antechamber.auth.oidc import OIDCClient
+
 
 @dataclass
 class Services:
@@ -106,6 +111,14 @@ class Services:
             await close_redis(self.redis)
         await self.engine.dispose()
         self.metrics.close()
+
+
+def _oidc_client(settings: Settings, kv: KeyValueStore) -> OIDCClient | None:
+    if not settings.oidc.enabled:
+        return None
+    from antechamber.auth.oidc import OIDCClient
+
+    return OIDCClient(settings.oidc, kv)
 
 
 @dataclass(frozen=True)
@@ -200,7 +213,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         redis=redis,
         kv=stores.kv,
         sessions=SessionService(stores.kv, settings.session_ttl_s),
-        oidc=OIDCClient(settings.oidc, stores.kv) if settings.oidc.enabled else None,
+        oidc=_oidc_client(settings, stores.kv),
         broker=stores.broker,
         room_cache=room_cache,
         livekit=livekit,

@@ -131,9 +131,9 @@ async def test_it_survives_a_master_failover_losing_nothing(
             await processed.finish(f"event-{i}")
         victim_room = rooms[0]
         victim = own_cluster.master_of(f"lobby:{{{victim_room}}}:people")
-        # Writes are acknowledged by the master before its replica has them; give the
-        # replica the moment it needs (on loopback, well under a second).
-        await asyncio.sleep(0.5)
+        # Writes are acknowledged by the master before its replica has them: wait until
+        # the replica has them all (a fixed pause is too short on a loaded machine).
+        await asyncio.to_thread(own_cluster.wait_replicated, victim)
 
         own_cluster.kill(victim)
         killed_at = time.monotonic()

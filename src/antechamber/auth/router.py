@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from antechamber.auth.oidc import safe_return_to
 from antechamber.auth.sessions import SessionService
 from antechamber.errors import NotFound
 from antechamber.http import csrf
@@ -55,6 +54,9 @@ async def authenticate(
 ) -> RedirectResponse:
     if oidc is None:
         raise NotFound("OpenID Connect login is not configured.")
+    # Here, not at the top: the OIDC module (Authlib, httpx) loads only where OIDC is on.
+    from antechamber.auth.oidc import safe_return_to
+
     target = safe_return_to(return_to, settings.allowed_origins, request_origin(request))
     url = await oidc.start(_callback_url(request), target, silent)
     return RedirectResponse(url, status_code=302)

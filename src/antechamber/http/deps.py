@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from antechamber.admission.service import AdmissionService
 from antechamber.auth.caller import Caller
-from antechamber.auth.oidc import OIDCClient
 from antechamber.auth.sessions import KeyValueStore, SessionService
-from antechamber.db.session import transaction
 from antechamber.diagnostics.service import DiagnosticsService
 from antechamber.errors import NotAuthenticated
 from antechamber.http import csrf
@@ -60,7 +58,14 @@ Engine = Annotated[AsyncEngine, _part("engine")]
 Redis = Annotated[RedisClient | None, _part("redis")]
 KeyValues = Annotated[KeyValueStore, _part("kv")]
 Sessions = Annotated[SessionService, _part("sessions")]
-Oidc = Annotated[OIDCClient | None, _part("oidc")]
+if TYPE_CHECKING:
+    from antechamber.auth.oidc import OIDCClient
+
+    Oidc = Annotated[OIDCClient | None, _part("oidc")]
+else:
+    # The OIDC module (Authlib, httpx) loads only where OIDC is on: at run time this alias
+    # names no class (FastAPI never checks what a dependency returns).
+    Oidc = Annotated[object, _part("oidc")]
 Rooms = Annotated[RoomCache, _part("room_cache")]
 Admission = Annotated[AdmissionService, _part("admission")]
 Lobby = Annotated[LobbyService, _part("lobby")]
@@ -85,8 +90,20 @@ ClientAddress = Annotated[str, Depends(client_address)]
 
 
 async def get_db(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession]:
-    async with transaction(sessionmaker) as session:
+    """The request's session, lazy: a bare `AsyncSession` opens its transaction (and checks
+    out a connection) on first use only. Committed when the route returns if it was used;
+    a request that never touched it (a poll served from Redis and the room cache) costs
+    no transaction, no commit and no close."""
+    session = sessionmaker()
+    try:
         yield session
+        if session.in_transaction():
+            await session.commit()
+    finally:
+        # Still in a transaction here: the route (or the commit) failed. Closing rolls
+        # back and returns the connection at once.
+        if session.in_transaction():
+            await session.close()
 
 
 # scope="function": the transaction ends (commits, or fails into an error answer) when the
