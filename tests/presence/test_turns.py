@@ -3,6 +3,7 @@ memory for the single-process run)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
@@ -99,3 +100,32 @@ async def test_a_redis_outage_skips_the_room_without_raising(gateway: SdkLiveKit
         await reconciler._guarded("banned", reconciler.banned_pass())
     finally:
         await down.aclose()
+
+
+async def test_it_stops_when_asked_right_after_a_wake(
+    turns: Turns, gateway: SdkLiveKitGateway
+) -> None:
+    """A stop that follows a `request` at once: the loop's wait ends both ways at the same
+    moment. (Built on `asyncio.wait_for`, Python 3.11 lost that cancellation and the stop
+    waited for ever: an app shut-down hung in the test suite.)"""
+
+    async def nothing_registered(_names: Sequence[str]) -> set[str]:
+        return set()
+
+    reconciler = Reconciler(
+        ReconcileSettings(interval_s=3600, banned_interval_s=300),
+        1.0,
+        gateway,
+        MemoryPresenceStore(),
+        MemoryBanStore(),
+        turns,
+        nothing_registered,
+    )
+    for _ in range(20):
+        reconciler.start()
+        task = reconciler._task
+        assert task is not None
+        await asyncio.sleep(0.01)  # waiting for its next pass
+        reconciler.request("room-1")
+        await asyncio.wait_for(reconciler.stop(), 30)
+        assert task.done()
