@@ -136,7 +136,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         presence, processed = MemoryPresenceStore(), MemoryProcessedEvents()
         turns = MemoryTurns()
     lobby = LobbyService(
-        build_lobby_store(settings.lobby, redis, broker),
+        build_lobby_store(settings.lobby, redis, broker, bans),
         settings,
         tokens,
         notifier,
@@ -215,8 +215,10 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
 
 
 def build_lobby_store(
-    settings: LobbySettings, redis: RedisClient | None, broker: Broker
+    settings: LobbySettings, redis: RedisClient | None, broker: Broker, bans: BanStore
 ) -> RedisLobbyStore | MemoryLobbyStore:
+    """The Redis store reads the ban keys itself (same layout as `RedisBanStore`); the
+    memory one asks the memory ban store."""
     timeouts = Timeouts(
         waiting_ms=settings.waiting_timeout_s * 1000,
         accepted_ms=settings.accepted_timeout_s * 1000,
@@ -225,7 +227,8 @@ def build_lobby_store(
     if redis is not None:
         return RedisLobbyStore(redis, timeouts)
     assert isinstance(broker, MemoryBroker)
-    return MemoryLobbyStore(timeouts, broker.publish_now)
+    assert isinstance(bans, MemoryBanStore)
+    return MemoryLobbyStore(timeouts, broker.publish_now, banned=bans.banned_now)
 
 
 def build_livekit_gateway(settings: Settings, metrics: Metrics | None = None) -> LiveKitGateway:

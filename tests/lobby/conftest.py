@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, LobbyStore, Timeouts
+from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
 from antechamber.redis_client import RedisClient
 from tests.redis_cluster import cluster_client
@@ -20,6 +21,7 @@ from tests.redis_cluster import cluster_client
 class StoreUnderTest:
     store: LobbyStore
     broker: Broker
+    bans: BanStore  # the ban store the lobby store reads bans from
 
 
 StoreFactory = Callable[[Timeouts], StoreUnderTest]
@@ -41,10 +43,12 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
         if redis is not None:
             broker: Broker = RedisBroker(redis, (LOBBY_EVENTS_PATTERN,))
             brokers.append(broker)
-            return StoreUnderTest(RedisLobbyStore(redis, timeouts), broker)
+            return StoreUnderTest(RedisLobbyStore(redis, timeouts), broker, RedisBanStore(redis))
         memory = MemoryBroker()
         brokers.append(memory)
-        return StoreUnderTest(MemoryLobbyStore(timeouts, memory.publish_now), memory)
+        bans = MemoryBanStore()
+        store = MemoryLobbyStore(timeouts, memory.publish_now, banned=bans.banned_now)
+        return StoreUnderTest(store, memory, bans)
 
     yield factory
     for broker in brokers:

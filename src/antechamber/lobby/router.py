@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
 
@@ -16,6 +16,7 @@ from antechamber.http.body import RequestBody
 from antechamber.http.deps import CallerDep, Db, ServicesDep, caller_for_stream
 from antechamber.http.openapi import errors
 from antechamber.lobby import events
+from antechamber.lobby.service import MAX_WAITING_PAGE
 from antechamber.moderation.audit import Act, Actor, audited
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
@@ -90,6 +91,8 @@ class WaitingParticipant(BaseModel):
 
 class WaitingList(BaseModel):
     participants: list[WaitingParticipant]
+    # Only with `limit` or `after`: the cursor of the next page, null on the last one.
+    next: str | None = None
 
 
 @router.get(
@@ -98,11 +101,17 @@ class WaitingList(BaseModel):
     response_model=WaitingList,
 )
 async def waiting_participants(
-    room_key: str, db: Db, services: ServicesDep, caller: CallerDep
+    room_key: str,
+    db: Db,
+    services: ServicesDep,
+    caller: CallerDep,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_WAITING_PAGE)] = None,
+    after: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     room = await _admin_room(db, services, room_key, caller)
-    # Encoded once per change of the lobby, not once per admin poll.
-    return Response(await services.lobby.waiting_json(room), media_type="application/json")
+    # Encoded once per change of the lobby, not once per admin poll; pages cut from it.
+    body = await services.lobby.waiting_json(room, limit, after)
+    return Response(body, media_type="application/json")
 
 
 @router.post("/rooms/{room_key}/enter/", responses=errors(400, 401, 403, 404, 409))

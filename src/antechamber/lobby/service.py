@@ -7,6 +7,8 @@ the lobby next time.
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import json
 import time
 import uuid
@@ -17,7 +19,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from antechamber.auth.caller import Caller
-from antechamber.errors import BadRequest, Conflict, NotFound, PermissionDenied, RateLimited
+from antechamber.errors import (
+    BadRequest,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
 from antechamber.lobby.notify import WaitingNotifier
 from antechamber.lobby.store import (
     DecisionOutcome,
@@ -59,8 +68,39 @@ class Entry:
         }
 
 
+# How long a cached waiting list is served without asking Redis; after that, one O(1)
+# version read tells whether it is still the list (events drop it sooner).
 LIST_CACHE_TTL_S = 1.0
 MAX_CACHED_LISTS = 10_000
+MAX_WAITING_PAGE = 1000
+
+
+@dataclass
+class _CachedList:
+    version: str
+    places: list[Place]
+    order: list[tuple[int, str]]  # (requested_at ms, id) of each place: cursors' positions
+    body: bytes  # the whole list, encoded once
+    until: float  # monotonic time until which it is served without a version check
+
+
+def _lifetime_s(fresh_ms: int) -> float:
+    """Served without a check until the next deadline at most: a place that expires
+    without an event (nobody touched the room) never shows past its deadline."""
+    return LIST_CACHE_TTL_S if fresh_ms < 0 else min(LIST_CACHE_TTL_S, fresh_ms / 1000)
+
+
+def page_cursor(place: Place) -> str:
+    return f"{place.requested_at_ms}.{place.id}"
+
+
+def parse_cursor(value: str) -> tuple[int, str]:
+    ms, _, pid = value.partition(".")
+    if not ms.isdigit() or not pid or len(ms) > 16:
+        raise InvalidInput(
+            "after", "Not a cursor: give the `next` value of the previous page unchanged."
+        )
+    return int(ms), pid
 
 
 def place_json(place: Place, status: Status | None = None) -> dict[str, Any]:
@@ -101,7 +141,8 @@ class LobbyService:
         self._notifier = notifier
         lobby = settings.lobby
         self._rate_limit = RateLimit(lobby.rate_limit_per_minute)
-        self._lists: dict[str, tuple[float, bytes]] = {}
+        self._lists: dict[str, _CachedList] = {}
+        self._loading: dict[str, asyncio.Future[_CachedList]] = {}
 
     def _token(self, room: RoomSnapshot, identity: str, name: str, caller: Caller) -> LiveKitAccess:
         return self._tokens.issue(
@@ -123,13 +164,13 @@ class LobbyService:
         client: str,
     ) -> Entry:
         policy.require_anonymous_allowed(self._settings, caller)
-        await self.refuse_banned(str(room.id), caller.identity)
         chosen = requested_display_name(username)
         full_name = caller.user.full_name if caller.user else None
         name = display_name(self._settings, chosen, full_name, caller.is_authenticated)
         role = await rooms.role_of(db, room.id, caller.user)
         cap = room.configuration.max_participants
         if policy.may_join(self._settings, room.access_level, caller, role):
+            await self.refuse_banned(str(room.id), caller.identity)
             await capacity.require_room_for(self._presence, str(room.id), cap, caller.identity)
             livekit = self._tokens.issue(
                 livekit_room=str(room.id),
@@ -151,7 +192,10 @@ class LobbyService:
             self._settings.lobby.max_waiting_per_room,
             self._rate_limit,
         )
+        # The ban is read by the same script (one round trip per poll).
         self._count_request(result.outcome.value)
+        if result.outcome is RequestOutcome.BANNED:
+            raise PermissionDenied(REMOVED)
         if result.outcome is RequestOutcome.FULL:
             raise Conflict("The lobby of this room is full; try again later.")
         if result.outcome is RequestOutcome.LIMITED:
@@ -161,7 +205,7 @@ class LobbyService:
             )
         assert result.place is not None
         if result.outcome is RequestOutcome.CREATED:
-            self._lists.pop(str(room.id), None)  # don't wait for our own event
+            self._forget_list(str(room.id))  # don't wait for our own event
             self._notifier.participant_waiting(str(room.id))
         if result.place.status is Status.ACCEPTED:
             # Admitted, but the room may have filled since: no token past the cap.
@@ -197,29 +241,76 @@ class LobbyService:
         self._count_list(places)
         return places
 
-    async def waiting_json(self, room: RoomSnapshot) -> bytes:
-        """The admins' list, encoded once and reused until the room's lobby changes.
+    async def waiting_json(
+        self, room: RoomSnapshot, limit: int | None = None, after: str | None = None
+    ) -> bytes:
+        """The admins' list: whole (encoded once per change of the room's lobby, reused by
+        every admin poll on this process), or with `limit`/`after` a page of it and the
+        cursor of the next page (`next`, null on the last page)."""
+        start = None if after is None else parse_cursor(after)
+        listing = await self._cached_list(str(room.id))
+        if limit is None and start is None:
+            return listing.body
+        first = 0 if start is None else bisect.bisect_right(listing.order, start)
+        stop = len(listing.places) if limit is None else first + limit
+        page = listing.places[first:stop]
+        more = stop < len(listing.places) and bool(page)
+        body = {
+            "participants": [place_json(p) for p in page],
+            "next": page_cursor(page[-1]) if more else None,
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
 
-        Any change publishes an event that drops the entry on every process (`on_event`);
-        the short lifetime bounds how long a silently expired place can still show."""
-        room_id = str(room.id)
+    async def _cached_list(self, room_id: str) -> _CachedList:
         cached = self._lists.get(room_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        places = await self.store.waiting(room_id)
-        self._count_list(places)
+        if cached is not None and cached.until > time.monotonic():
+            return cached
+        # One load per room at a time on this process, whoever asks meanwhile.
+        loading = self._loading.get(room_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_list(room_id, cached))
+            self._loading[room_id] = loading
+            loading.add_done_callback(lambda done: self._loaded(room_id, done))
+        return await asyncio.shield(loading)
+
+    def _loaded(self, room_id: str, done: asyncio.Future[_CachedList]) -> None:
+        # Cached only if no event dropped the room meanwhile (on_event forgets the load).
+        if self._loading.get(room_id) is done:
+            del self._loading[room_id]
+            if not done.cancelled() and done.exception() is None:
+                if len(self._lists) >= MAX_CACHED_LISTS:
+                    self._lists.clear()
+                self._lists[room_id] = done.result()
+        elif not done.cancelled():
+            done.exception()  # retrieved: a failed load is the waiters' error, not a log line
+
+    async def _load_list(self, room_id: str, cached: _CachedList | None) -> _CachedList:
+        if cached is not None:
+            version, fresh_ms = await self.store.version(room_id)
+            if version == cached.version:  # unchanged: O(1), whatever the list's size
+                cached.until = time.monotonic() + _lifetime_s(fresh_ms)
+                return cached
+        listing = await self.store.waiting_list(room_id)
+        self._count_list(listing.places)
         body = json.dumps(
-            {"participants": [place_json(p) for p in places]}, separators=(",", ":")
+            {"participants": [place_json(p) for p in listing.places]}, separators=(",", ":")
         ).encode()
-        if len(self._lists) >= MAX_CACHED_LISTS:
-            self._lists.clear()
-        self._lists[room_id] = (time.monotonic() + LIST_CACHE_TTL_S, body)
-        return body
+        return _CachedList(
+            listing.version,
+            listing.places,
+            [(p.requested_at_ms, p.id) for p in listing.places],
+            body,
+            time.monotonic() + _lifetime_s(listing.fresh_ms),
+        )
 
     def on_event(self, channel: str, _message: str) -> None:
         """Broker listener: a lobby event drops that room's cached list."""
         if channel.startswith("lobby:{") and channel.endswith("}:events"):
-            self._lists.pop(channel[len("lobby:{") : -len("}:events")], None)
+            self._forget_list(channel[len("lobby:{") : -len("}:events")])
+
+    def _forget_list(self, room_id: str) -> None:
+        self._lists.pop(room_id, None)
+        self._loading.pop(room_id, None)
 
     async def decide(self, room: RoomSnapshot, participant_id: uuid.UUID, allow: bool) -> Place:
         self._require_lobby(room)
@@ -229,7 +320,7 @@ class LobbyService:
             assert cap is not None
             raise capacity.full(cap)
         outcome, place = await self.store.decide(str(room.id), str(participant_id), status)
-        self._lists.pop(str(room.id), None)
+        self._forget_list(str(room.id))
         self._count_decision(status, outcome.value)
         if outcome is DecisionOutcome.MISSING:
             raise NotFound("No such participant in the lobby.")
@@ -248,7 +339,7 @@ class LobbyService:
             limit = await capacity.free_places(self._presence, str(room.id), cap)
         status = Status.ACCEPTED if allow else Status.DENIED
         count = await self.store.decide_all(str(room.id), status, limit)
-        self._lists.pop(str(room.id), None)
+        self._forget_list(str(room.id))
         self._count_decision(status, "decided", count)
         return count
 
@@ -258,7 +349,7 @@ class LobbyService:
 
     async def clear_room(self, livekit_room: str) -> None:
         await self.store.clear(livekit_room)
-        self._lists.pop(livekit_room, None)
+        self._forget_list(livekit_room)
 
 
 def is_admin(role: Role | None) -> bool:

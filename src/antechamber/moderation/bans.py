@@ -80,6 +80,11 @@ class MemoryBanStore:
         self._until[(room, identity)] = time.monotonic() + seconds
 
     async def is_banned(self, room: str, identity: str) -> bool:
+        return self.banned_now(room, identity)
+
+    def banned_now(self, room: str, identity: str) -> bool:
+        """The same, without awaiting: the memory lobby store checks it inside its own
+        atomic request-entry, as the Redis store's script reads the ban key."""
         return self._until.get((room, identity), 0.0) > time.monotonic()
 
     async def banned_among(self, room: str, identities: Sequence[str]) -> set[str]:
