@@ -96,8 +96,9 @@ async def create_room(
 ) -> RoomOut:
     assert caller.user is not None
     room = await rooms.create(db, services.settings, caller.user, body)
+    await db.commit()  # before telling other processes (and the callback page) it exists
+    await rooms.announce_created(room, services.room_cache, services.broker)
     if body.callback_id is not None:
-        await db.commit()  # the page polling for it may fetch the room at once
         await callbacks.remember(
             services.kv, body.callback_id, room, services.settings.creation_callback_ttl_s
         )

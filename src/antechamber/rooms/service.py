@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from antechamber.auth.caller import Caller
 from antechamber.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from antechamber.pubsub import Broker
 from antechamber.rooms import slugs
-from antechamber.rooms.cache import RoomCache, RoomSnapshot
+from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache, RoomSnapshot
 from antechamber.rooms.models import AccessLevel, ResourceAccess, Role, Room
 from antechamber.rooms.schemas import (
     AccessOut,
@@ -223,12 +224,24 @@ async def snapshot(db: AsyncSession, cache: RoomCache, key: str) -> RoomSnapshot
     cached = cache.get(cache_key)
     if cached is not None:
         return cached
+    if cache.is_missing(cache_key):
+        return None  # an unregistered room, as fast as a registered one
+    generation = cache.generation
     room = await find(db, key)
     if room is None:
+        cache.put_missing(cache_key, generation)
         return None
     fresh = RoomSnapshot.of(room)
-    cache.put(cache_key, fresh)
+    cache.put(cache_key, fresh, generation)
     return fresh
+
+
+async def announce_created(room: Room, cache: RoomCache, broker: Broker) -> None:
+    """After the commit: every process forgets that this slug (or id) named no room. This
+    process at once (the next request may be its own), the others through the broker."""
+    for key in (room.slug, str(room.id)):
+        cache.invalidate(key)
+        await broker.publish(ROOMS_CHANNEL, key)
 
 
 async def is_registered_livekit_room(db: AsyncSession, livekit_room: str) -> bool:
