@@ -124,7 +124,6 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
     tokens = TokenIssuer(settings)
     livekit = build_livekit_gateway(settings, metrics)
-    notifier = WaitingNotifier(livekit)
     bans: BanStore = RedisBanStore(redis) if redis is not None else MemoryBanStore()
     presence: PresenceStore
     processed: ProcessedEvents
@@ -135,6 +134,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     else:
         presence, processed = MemoryPresenceStore(), MemoryProcessedEvents()
         turns = MemoryTurns()
+    # Only live rooms are told that someone waits: presence (from webhooks) knows which.
+    notifier = WaitingNotifier(livekit, presence)
     lobby = LobbyService(
         build_lobby_store(settings.lobby, redis, broker, bans),
         settings,
