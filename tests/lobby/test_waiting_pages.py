@@ -83,6 +83,7 @@ async def test_it_refuses_bad_page_parameters_with_a_reason(alice: Browser, stac
         ("after=nope", "after"),
         ("after=12", "after"),
         ("after=.abc", "after"),
+        ("after=\u00b25.abc", "after"),  # a digit to str.isdigit, not to int()
         ("after=" + "9" * 300, "after"),
     ):
         response = await alice.get(waiting(room) + "?" + query)

@@ -96,7 +96,7 @@ def page_cursor(place: Place) -> str:
 
 def parse_cursor(value: str) -> tuple[int, str]:
     ms, _, pid = value.partition(".")
-    if not ms.isdigit() or not pid or len(ms) > 16:
+    if not (ms.isascii() and ms.isdigit()) or not pid or len(ms) > 16:
         raise InvalidInput(
             "after", "Not a cursor: give the `next` value of the previous page unchanged."
         )
