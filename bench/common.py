@@ -30,7 +30,7 @@ import time
 import urllib.request
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -42,6 +42,10 @@ DATABASE_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("BENCH_LOBBY_REDIS_URL", "redis://127.0.0.1:6379/10")
 STARTUP_TIMEOUT_S = 120
+# `BENCH_SERVER=granian` (with `uv run --with granian`): the server comparison's other side.
+SERVER = os.environ.get("BENCH_SERVER", "uvicorn")
+if SERVER not in ("uvicorn", "granian"):
+    raise SystemExit(f"BENCH_SERVER must be uvicorn or granian, not {SERVER!r}")
 API = "/api/v1.0"
 
 
@@ -252,10 +256,14 @@ def serve(env: dict[str, str], workers: int, log: Path | None = None) -> Iterato
     base = f"http://127.0.0.1:{port}"
     with contextlib.ExitStack() as files:
         output = files.enter_context(log.open("ab")) if log is not None else None
+        command = antechamber(
+            "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)
+        )
+        if SERVER == "granian":
+            command = [sys.executable, str(Path(__file__).with_name("granian_serve.py"))]
+            command += [str(port), str(workers)]
         process = subprocess.Popen(
-            antechamber(
-                "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)
-            ),
+            command,
             env=env,
             stdout=output,
             stderr=output,
@@ -370,20 +378,41 @@ class Load:
     timeout: str = "10s"
 
 
-def drive(url: str, load: Load, extra: list[str] | None = None) -> dict[str, str]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drive(
+    url: str, load: Load, extra: list[str] | None = None, cpu_of: Iterable[int] = ()
+) -> dict[str, str]:
     """Runs wrk against `url` (loopback only) with `extra` options (-s script, -H header)
-    and returns parse_wrk's numbers plus the raw output under "output"."""
+    and returns parse_wrk's numbers plus the raw output under "output". With `cpu_of`
+    (the workers' PIDs), also "cpu_ms_per_request": the CPU those processes used during
+    the measured run per request answered, which a shared machine's load barely moves
+    (req/s and p99 it moves a lot)."""
     if not url.startswith("http://127.0.0.1:"):
         raise SystemExit(f"refusing to load a non-loopback URL: {url}")
     common = [f"-t{load.threads}", f"-c{load.connections}", "--timeout", load.timeout]
     common += extra or []
     if wrk_seconds(load.warmup) > 0:
         run_wrk([*common, f"-d{load.warmup}", url], wrk_seconds(load.warmup) + 60)
+    pids = list(cpu_of)
+    cpu_before = sum(cpu_seconds(pid) for pid in pids)
     output = run_wrk(
         [*common, f"-d{load.duration}", "--latency", url], wrk_seconds(load.duration) + 60
     )
+    cpu_used = sum(cpu_seconds(pid) for pid in pids) - cpu_before
     numbers = parse_wrk(output)
     numbers["output"] = output
+    answered = numbers.get("requests", "")
+    requests = int(answered) if answered.isdigit() else 0
+    if pids and requests:
+        numbers["cpu_ms_per_request"] = f"{cpu_used * 1000 / requests:.3f}"
     return numbers
 
 

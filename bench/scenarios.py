@@ -108,7 +108,7 @@ def poll(pollers: int, load: Load, workers: int) -> Row:
         places = create_places(url, pollers)
         _memory(row, str(room.id), before, len(places))
         script = poll_script(places, Path(tmp, "poll.lua"))
-        row.numbers = drive(url, load, ["-s", str(script)])
+        row.numbers = drive(url, load, ["-s", str(script)], cpu_of=worker_rss(server))
         row.rss_mib = list(worker_rss(server).values())
     return row
 
@@ -134,7 +134,7 @@ def new_arrivals(load: Load, workers: int) -> Row:
         script = Path(tmp, "arrive.lua")
         script.write_text(NEW_ARRIVAL_LUA)
         before = used_memory()
-        row.numbers = drive(url, load, ["-s", str(script)])
+        row.numbers = drive(url, load, ["-s", str(script)], cpu_of=worker_rss(server))
         row.rss_mib = list(worker_rss(server).values())
         headers = admin_cookie_headers(asyncio.run(create_session(room.owner_id)))
         waiting = _count_waiting(server.base, room.slug, headers)
@@ -168,7 +168,7 @@ def room_get(load: Load, workers: int, unregistered: bool) -> Row:
             raise SystemExit(f"GET {url} answered without a token: {body}")
         lobby, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         cookie = ["-H", f"Cookie: lobbyParticipantId={lobby}; csrftoken={csrf}"]
-        row.numbers = drive(url, load, cookie)
+        row.numbers = drive(url, load, cookie, cpu_of=worker_rss(server))
         row.rss_mib = list(worker_rss(server).values())
     return row
 
@@ -191,7 +191,7 @@ def waiting_list(size: int, load: Load, workers: int) -> Row:
             raise SystemExit(f"expected {size} waiting, the list has {listed}")
         url = f"{server.base}{API}/rooms/{room.slug}/waiting-participants/"
         extra = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
-        row.numbers = drive(url, load, extra)
+        row.numbers = drive(url, load, extra, cpu_of=worker_rss(server))
         row.rss_mib = list(worker_rss(server).values())
     return row
 

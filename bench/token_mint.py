@@ -26,8 +26,8 @@ from livekit.api import AccessToken, RoomConfiguration, TokenVerifier
 from antechamber.settings import LiveKitSettings, Settings
 from antechamber.tokens.colour import colour_for
 from antechamber.tokens.grants import grants_for
+from antechamber.tokens.issuer import TokenIssuer
 from antechamber.tokens.minting import Participant, TokenMinter
-from antechamber.tokens.service import TokenIssuer
 
 KEY = "bench-key"
 SECRET = secrets.token_urlsafe(48)

@@ -24,7 +24,6 @@ from sqlalchemy import text
 
 from antechamber.app import create_app
 from antechamber.db.migrate import upgrade
-from antechamber.db.models import Base
 from antechamber.db.session import create_engine
 from antechamber.settings import (
     DatabaseSettings,
@@ -34,6 +33,7 @@ from antechamber.settings import (
     RedisSettings,
     Settings,
 )
+from antechamber.tables import Base
 from tests import servers
 from tests.redis_cluster import redis_cluster  # noqa: F401 - the shared cluster fixture
 
@@ -224,17 +224,22 @@ async def stack(backend: Backend, settings_overrides: dict[str, Any]) -> AsyncIt
         assert app.state.services.engine.pool.checkedout() == 0
 
 
+@asynccontextmanager
+async def logged_in(stack: Stack, email: str) -> AsyncIterator[Browser]:
+    async with stack.browser() as browser:
+        await browser.login(email)
+        yield browser
+
+
 @pytest.fixture
 async def alice(stack: Stack) -> AsyncIterator[Browser]:
-    async with stack.browser() as browser:
-        await browser.login("alice@example.com")
+    async with logged_in(stack, "alice@example.com") as browser:
         yield browser
 
 
 @pytest.fixture
 async def bob(stack: Stack) -> AsyncIterator[Browser]:
-    async with stack.browser() as browser:
-        await browser.login("bob@example.com")
+    async with logged_in(stack, "bob@example.com") as browser:
         yield browser
 
 
@@ -250,11 +255,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     limits = httpx.Limits(max_connections=200)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         yield client
-
-
-@pytest.fixture
-def api() -> Callable[[str], str]:
-    return lambda path: "/api/v1.0/" + path.lstrip("/")
 
 
 @pytest.fixture

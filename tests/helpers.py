@@ -6,11 +6,28 @@ import base64
 import json
 from typing import Any
 
-from tests.conftest import Browser
+import httpx
+
+from antechamber.settings import LiveKitSettings
+from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser
+from tests.servers import closed_port
 
 API = "/api/v1.0/"
 ROOMS = API + "rooms/"
 ACCESSES = API + "resource-accesses/"
+
+
+def livekit_down(timeout_s: float = 0.5) -> dict[str, Any]:
+    """Settings overrides pointing at a LiveKit nothing listens for: a request that gets
+    past the rules fails with 503."""
+    return {
+        "livekit": LiveKitSettings(
+            url=f"ws://127.0.0.1:{closed_port()}",
+            api_key=LIVEKIT_KEY,
+            api_secret=LIVEKIT_SECRET,
+            timeout_s=timeout_s,
+        )
+    }
 
 
 async def me(browser: Browser) -> dict[str, Any]:
@@ -19,7 +36,7 @@ async def me(browser: Browser) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-async def create_room(browser: Browser, name: str, **fields: Any) -> dict[str, Any]:
+async def create_room(browser: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
     response = await browser.post(ROOMS, json={"name": name, **fields})
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]

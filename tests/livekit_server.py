@@ -59,6 +59,32 @@ class LiveKitServer:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    def log_size(self) -> int:
+        return self.log.stat().st_size
+
+    def _lines_since(self, since: int) -> list[str]:
+        with self.log.open("rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace").splitlines()
+
+    def removed_by_request(self, identity: str, since: int) -> bool:
+        """Whether the server's log shows, after byte `since`, a session of this identity
+        closed because the server API removed it (RemoveParticipant)."""
+        who = f'"participant": {json.dumps(identity)}'
+        return any(
+            "participant closing" in line
+            and who in line
+            and '"reason": "SERVICE_REQUEST_REMOVE_PARTICIPANT"' in line
+            for line in self._lines_since(since)
+        )
+
+    def became_active(self, identity: str, since: int) -> bool:
+        """Whether a session of this identity became active after byte `since` (LiveKit
+        sends `participant_joined` then, and only then)."""
+        who = f'"participant": {json.dumps(identity)}'
+        lines = self._lines_since(since)
+        return any("participant active" in line and who in line for line in lines)
+
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"

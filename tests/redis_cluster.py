@@ -196,6 +196,25 @@ class RedisClusterBed:
             client.close()
         raise RuntimeError(f"no master serves {key}")
 
+    def wait_replicated(self, master: Node, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Until every replica of `master` has all it has written so far (its replication
+        offset): a write the master acknowledged then survives a fail-over."""
+        client = master.client()
+        try:
+            target = int(client.info("replication")["master_repl_offset"])
+            deadline = time.monotonic() + timeout_s
+            while True:
+                replication = client.info("replication")
+                replicas = [v for k, v in replication.items() if k.startswith("slave")]
+                offsets = [int(r["offset"]) for r in replicas if isinstance(r, dict)]
+                if offsets and min(offsets) >= target:
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{master.name}'s replicas did not catch up")
+                time.sleep(0.05)
+        finally:
+            client.close()
+
     def kill(self, node: Node) -> None:
         assert node.process is not None
         node.process.send_signal(signal.SIGKILL)

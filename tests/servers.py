@@ -48,6 +48,22 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
         return port
 
 
+# Sockets bound (never listening) for the whole run: see `closed_port`.
+_held_ports: list[socket.socket] = []
+
+
+def closed_port() -> int:
+    """A port where connections are refused for as long as the tests run. `free_port`
+    only says a port was free a moment ago: a server a later test starts (the tests' own
+    Redis, PostgreSQL, LiveKit) may take it. This one stays bound by this process, not
+    listening, so nothing else can listen there."""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    _held_ports.append(holder)
+    port: int = holder.getsockname()[1]
+    return port
+
+
 def stop_process(process: subprocess.Popen[bytes] | None, how: int = signal.SIGTERM) -> None:
     """Asks a child we started to stop, by its PID; kills it if it doesn't in time."""
     if process is None or process.poll() is not None:

@@ -21,10 +21,10 @@ from antechamber.diagnostics.router import router as diagnostics_router
 from antechamber.http import errors, openapi
 from antechamber.http.csrf import CSRF_HEADER, CSRFCookieMiddleware
 from antechamber.http.edge import EdgeMiddleware
+from antechamber.http.health_and_config import api as service_api
+from antechamber.http.health_and_config import health
 from antechamber.http.metrics import router as metrics_router
 from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
-from antechamber.http.service_router import api as service_api
-from antechamber.http.service_router import health
 from antechamber.http.shutdown import chain_stop_signals
 from antechamber.http.unsupported import router as unsupported_router
 from antechamber.invitations.router import router as invitations_router

@@ -10,9 +10,9 @@ from alembic.script import ScriptDirectory
 from redis.asyncio.cluster import RedisCluster
 from sqlalchemy.engine import Connection
 
-from antechamber.container import build_livekit_gateway
 from antechamber.db.migrate import alembic_config
 from antechamber.db.session import create_engine
+from antechamber.livekit.sdk_gateway import build_gateway
 from antechamber.redis_client import build_redis, close_redis
 from antechamber.settings import Settings
 
@@ -106,7 +106,7 @@ def _frontend(settings: Settings) -> str | None:
 
 
 async def _livekit(settings: Settings) -> str | None:
-    gateway = build_livekit_gateway(settings)
+    gateway = build_gateway(settings.livekit)
     try:
         await gateway.list_rooms()
     finally:

@@ -91,6 +91,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         forwarded_allow_ips=args.forwarded_allow_ips or settings.forwarded_allow_ips,
         # The service writes its own access log (with request ids, route templates).
         access_log=False,
+        # Chosen by numbers (bench/README.md): uvloop and the httptools parser, named so a
+        # missing one fails at start instead of silently falling back to asyncio and h11.
+        loop="uvloop",
+        http="httptools",
+        # No route speaks WebSocket: none of its protocol code loaded in any worker.
+        ws="none",
+        lifespan="on",
+        # The response says nothing of the server's make.
+        server_header=False,
         timeout_graceful_shutdown=max(1, round(graceful_timeout_s(settings))),
     )
     if count == 1:

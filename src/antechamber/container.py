@@ -8,29 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from antechamber.auth.oidc import OIDCClient
+from antechamber.admission.service import AdmissionService
 from antechamber.auth.sessions import (
     KeyValueStore,
     MemoryKeyValueStore,
     RedisKeyValueStore,
     SessionService,
 )
+from antechamber.bans import BanStore, MemoryBanStore, RedisBanStore
 from antechamber.db.session import create_engine, create_sessionmaker
 from antechamber.diagnostics.service import DiagnosticsService
 from antechamber.http.shutdown import Shutdown
 from antechamber.invitations.service import InvitationService
 from antechamber.livekit.gateway import LiveKitGateway
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.sdk_gateway import build_gateway
+from antechamber.lobby.events import LobbyStreams
 from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.notify import WaitingNotifier
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.service import LobbyService
-from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, Timeouts
-from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore
+from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, LobbyStore, Timeouts
 from antechamber.moderation.microphones import (
     MemoryMicrophoneLocks,
     MicrophoneLocks,
@@ -51,8 +53,8 @@ from antechamber.rooms.service import (
     registered_livekit_rooms,
 )
 from antechamber.rooms.service import snapshot as room_snapshot
-from antechamber.settings import LobbySettings, Settings
-from antechamber.tokens.service import TokenIssuer
+from antechamber.settings import Settings
+from antechamber.tokens.issuer import TokenIssuer
 from antechamber.webhooks.handlers import RoomFinishedListener, WebhookHandlers
 from antechamber.webhooks.processed import (
     MemoryProcessedEvents,
@@ -61,6 +63,11 @@ from antechamber.webhooks.processed import (
 )
 from antechamber.webhooks.receiver import WebhookVerifier
 from antechamber.webhooks.service import WebhookService
+
+if TYPE_CHECKING:
+    # Imported only when OIDC is on (`_oidc_client`): Authlib and httpx (with the rich
+    # and pygments its command line pulls in) cost every worker ~9 MiB for nothing.
+    from antechamber.auth.oidc import OIDCClient
 
 
 @dataclass
@@ -71,13 +78,14 @@ class Services:
     redis: RedisClient | None
     kv: KeyValueStore
     sessions: SessionService
-    tokens: TokenIssuer
     oidc: OIDCClient | None
     broker: Broker
     room_cache: RoomCache
     livekit: LiveKitGateway
     notifier: WaitingNotifier
+    admission: AdmissionService
     lobby: LobbyService
+    streams: LobbyStreams
     presence: PresenceStore
     webhooks: WebhookService
     bans: BanStore
@@ -90,15 +98,11 @@ class Services:
     room_finished_listeners: list[RoomFinishedListener] = field(default_factory=list)
     shutdown: Shutdown = field(default_factory=Shutdown)
 
-    @property
-    def secret_key(self) -> bytes:
-        return self.settings.secret_key.get_secret_value().encode()
-
     async def close(self) -> None:
         await self.diagnostics.close()
         await self.reconciler.stop()
         await self.notifier.drain()
-        await self.lobby.store.close()
+        await self.lobby.close()
         await self.broker.close()
         await self.livekit.close()
         if self.oidc is not None:
@@ -109,6 +113,63 @@ class Services:
         self.metrics.close()
 
 
+def _oidc_client(settings: Settings, kv: KeyValueStore) -> OIDCClient | None:
+    if not settings.oidc.enabled:
+        return None
+    from antechamber.auth.oidc import OIDCClient
+
+    return OIDCClient(settings.oidc, kv)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Every store and the broker: all in Redis, or all in this process' memory."""
+
+    kv: KeyValueStore
+    broker: Broker
+    lobby: LobbyStore
+    bans: BanStore
+    presence: PresenceStore
+    processed: ProcessedEvents
+    turns: Turns
+    microphones: MicrophoneLocks
+
+
+def build_stores(settings: Settings, redis: RedisClient | None) -> Stores:
+    """The one place where Redis or memory is chosen."""
+    lobby = settings.lobby
+    timeouts = Timeouts(
+        waiting_ms=lobby.waiting_timeout_s * 1000,
+        accepted_ms=lobby.accepted_timeout_s * 1000,
+        denied_ms=lobby.denied_timeout_s * 1000,
+    )
+    if redis is None:
+        broker = MemoryBroker()
+        bans = MemoryBanStore()
+        return Stores(
+            kv=MemoryKeyValueStore(),
+            broker=broker,
+            # Reads bans itself, in its atomic request-entry, as the Redis store's script
+            # reads the ban keys (same layout as RedisBanStore's).
+            lobby=MemoryLobbyStore(timeouts, broker.publish_now, banned=bans.banned_now),
+            bans=bans,
+            presence=MemoryPresenceStore(),
+            processed=MemoryProcessedEvents(),
+            turns=MemoryTurns(),
+            microphones=MemoryMicrophoneLocks(),
+        )
+    return Stores(
+        kv=RedisKeyValueStore(redis),
+        broker=RedisBroker(redis, (LOBBY_EVENTS_PATTERN, ROOMS_CHANNEL)),
+        lobby=RedisLobbyStore(redis, timeouts),
+        bans=RedisBanStore(redis),
+        presence=RedisPresenceStore(redis),
+        processed=RedisProcessedEvents(redis),
+        turns=RedisTurns(redis),
+        microphones=RedisMicrophoneLocks(redis),
+    )
+
+
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     """Needs a running event loop (the LiveKit SDK opens its HTTP session at once)."""
     metrics = metrics or Metrics(settings.metrics_dir)
@@ -116,76 +177,36 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     count_database_errors(engine, metrics)
     sessionmaker = create_sessionmaker(engine)
     redis = build_redis(settings.redis)
-    kv: KeyValueStore = RedisKeyValueStore(redis) if redis is not None else MemoryKeyValueStore()
-    broker: Broker = (
-        RedisBroker(redis, (LOBBY_EVENTS_PATTERN, ROOMS_CHANNEL))
-        if redis is not None
-        else MemoryBroker()
-    )
+    stores = build_stores(settings, redis)
     tokens = TokenIssuer(settings)
-    livekit = build_livekit_gateway(settings, metrics)
-    bans: BanStore = RedisBanStore(redis) if redis is not None else MemoryBanStore()
-    presence: PresenceStore
-    processed: ProcessedEvents
-    turns: Turns
-    if redis is not None:
-        presence, processed = RedisPresenceStore(redis), RedisProcessedEvents(redis)
-        turns = RedisTurns(redis)
-    else:
-        presence, processed = MemoryPresenceStore(), MemoryProcessedEvents()
-        turns = MemoryTurns()
+    livekit = build_gateway(settings.livekit, metrics)
     # Only live rooms are told that someone waits: presence (from webhooks) knows which.
-    notifier = WaitingNotifier(livekit, presence)
-    lobby = LobbyService(
-        build_lobby_store(settings.lobby, redis, broker, bans),
-        settings,
-        tokens,
-        notifier,
-        bans,
-        presence,
-        metrics,
-    )
-    listeners: list[RoomFinishedListener] = [presence, lobby]
-
-    async def is_registered(livekit_room: str) -> bool:
-        async with sessionmaker() as db:
-            return await is_registered_livekit_room(db, livekit_room)
-
+    notifier = WaitingNotifier(livekit, stores.presence)
+    admission = AdmissionService(settings, tokens, stores.bans, stores.presence)
+    lobby = LobbyService(stores.lobby, settings, admission, notifier, metrics)
+    listeners: list[RoomFinishedListener] = [stores.presence, lobby]
     room_cache = RoomCache()
-
-    async def configuration_of(livekit_room: str) -> RoomConfiguration | None:
-        async with sessionmaker() as db:
-            snapshot = await room_snapshot(db, room_cache, livekit_room)
-        return snapshot.configuration if snapshot is not None else None
-
-    async def registered_among(names: Sequence[str]) -> set[str]:
-        async with sessionmaker() as db:
-            return await registered_livekit_rooms(db, names)
-
+    rooms = _RoomLookups(sessionmaker, room_cache)
     reconciler = Reconciler(
         settings.reconcile,
         settings.livekit.timeout_s,
         livekit,
-        presence,
-        bans,
-        turns,
-        registered_among,
+        stores.presence,
+        stores.bans,
+        stores.turns,
+        rooms.registered_among,
     )
-    microphones: MicrophoneLocks = (
-        RedisMicrophoneLocks(redis) if redis is not None else MemoryMicrophoneLocks()
-    )
-    moderation = ModerationService(settings, livekit, lobby, bans, microphones)
+    moderation = ModerationService(settings, livekit, lobby, stores.bans, stores.microphones)
     handlers = WebhookHandlers(
-        presence,
+        stores.presence,
         listeners,
-        is_registered,
-        bans=bans,
+        rooms.is_registered,
+        bans=stores.bans,
         livekit=livekit,
         reconciler=reconciler,
-        configuration_of=configuration_of,
+        configuration_of=rooms.configuration_of,
         on_joined=moderation.on_joined,
     )
-
     verifier = WebhookVerifier(
         settings.livekit.api_key, settings.livekit.api_secret.get_secret_value()
     )
@@ -194,18 +215,19 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         engine=engine,
         sessionmaker=sessionmaker,
         redis=redis,
-        kv=kv,
-        sessions=SessionService(kv, settings.session_ttl_s),
-        tokens=tokens,
-        oidc=OIDCClient(settings.oidc, kv) if settings.oidc.enabled else None,
-        broker=broker,
+        kv=stores.kv,
+        sessions=SessionService(stores.kv, settings.session_ttl_s),
+        oidc=_oidc_client(settings, stores.kv),
+        broker=stores.broker,
         room_cache=room_cache,
         livekit=livekit,
         notifier=notifier,
+        admission=admission,
         lobby=lobby,
-        presence=presence,
-        webhooks=WebhookService(verifier, processed, handlers, metrics),
-        bans=bans,
+        streams=LobbyStreams(lobby, stores.broker, metrics, settings.lobby.waiting_timeout_s),
+        presence=stores.presence,
+        webhooks=WebhookService(verifier, stores.processed, handlers, metrics),
+        bans=stores.bans,
         diagnostics=DiagnosticsService(settings, livekit),
         invitations=InvitationService(settings.email),
         moderation=moderation,
@@ -215,31 +237,25 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
 
 
-def build_lobby_store(
-    settings: LobbySettings, redis: RedisClient | None, broker: Broker, bans: BanStore
-) -> RedisLobbyStore | MemoryLobbyStore:
-    """The Redis store reads the ban keys itself (same layout as `RedisBanStore`); the
-    memory one asks the memory ban store."""
-    timeouts = Timeouts(
-        waiting_ms=settings.waiting_timeout_s * 1000,
-        accepted_ms=settings.accepted_timeout_s * 1000,
-        denied_ms=settings.denied_timeout_s * 1000,
-    )
-    if redis is not None:
-        return RedisLobbyStore(redis, timeouts)
-    assert isinstance(broker, MemoryBroker)
-    assert isinstance(bans, MemoryBanStore)
-    return MemoryLobbyStore(timeouts, broker.publish_now, banned=bans.banned_now)
+@dataclass(frozen=True)
+class _RoomLookups:
+    """What the webhooks and the reconciler ask about rooms, each in a short session."""
 
+    sessionmaker: async_sessionmaker[AsyncSession]
+    cache: RoomCache
 
-def build_livekit_gateway(settings: Settings, metrics: Metrics | None = None) -> LiveKitGateway:
-    return SdkLiveKitGateway(
-        settings.livekit.http_url,
-        settings.livekit.api_key,
-        settings.livekit.api_secret.get_secret_value(),
-        settings.livekit.timeout_s,
-        metrics,
-    )
+    async def is_registered(self, livekit_room: str) -> bool:
+        async with self.sessionmaker() as db:
+            return await is_registered_livekit_room(db, livekit_room)
+
+    async def configuration_of(self, livekit_room: str) -> RoomConfiguration | None:
+        async with self.sessionmaker() as db:
+            snapshot = await room_snapshot(db, self.cache, livekit_room)
+        return snapshot.configuration if snapshot is not None else None
+
+    async def registered_among(self, names: Sequence[str]) -> set[str]:
+        async with self.sessionmaker() as db:
+            return await registered_livekit_rooms(db, names)
 
 
 def count_database_errors(engine: AsyncEngine, metrics: Metrics) -> None:

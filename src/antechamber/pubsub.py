@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, text
 
 logger = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 1.0
@@ -287,8 +287,8 @@ class RedisBroker:
             channel = message["channel"]
             data = message["data"]
             self._fanout.deliver(
-                channel.decode() if isinstance(channel, bytes) else channel,
-                data.decode() if isinstance(data, bytes) else data,
+                text(channel),
+                text(data),
             )
 
     async def close(self) -> None:

@@ -178,3 +178,8 @@ async def close_redis(redis: RedisClient) -> None:
     else:
         # The pool was passed in, so closing the client alone would leave it open.
         await redis.aclose(close_connection_pool=True)
+
+
+def text(value: object) -> str:
+    """A value Redis answered (bytes, whatever the client's decoding) as a string."""
+    return value.decode() if isinstance(value, bytes) else str(value)

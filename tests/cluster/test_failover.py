@@ -13,6 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from antechamber.auth.sessions import RedisKeyValueStore, SessionService
+from antechamber.bans import RedisBanStore
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.store import (
     LOBBY_EVENTS_PATTERN,
@@ -22,7 +23,6 @@ from antechamber.lobby.store import (
     Timeouts,
     events_channel,
 )
-from antechamber.moderation.bans import RedisBanStore
 from antechamber.pubsub import RedisBroker
 from antechamber.webhooks.processed import Claim, RedisProcessedEvents
 from tests.redis_cluster import RedisClusterBed, cluster_client, start_cluster_or_skip
@@ -131,9 +131,9 @@ async def test_it_survives_a_master_failover_losing_nothing(
             await processed.finish(f"event-{i}")
         victim_room = rooms[0]
         victim = own_cluster.master_of(f"lobby:{{{victim_room}}}:people")
-        # Writes are acknowledged by the master before its replica has them; give the
-        # replica the moment it needs (on loopback, well under a second).
-        await asyncio.sleep(0.5)
+        # Writes are acknowledged by the master before its replica has them: wait until
+        # the replica has them all (a fixed pause is too short on a loaded machine).
+        await asyncio.to_thread(own_cluster.wait_replicated, victim)
 
         own_cluster.kill(victim)
         killed_at = time.monotonic()

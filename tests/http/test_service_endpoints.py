@@ -4,19 +4,13 @@ their trailing slash."""
 from __future__ import annotations
 
 import re
-import socket
 
 import pytest
 
 from antechamber.settings import FrontendSettings, RedisSettings
 from tests.conftest import Browser
 from tests.helpers import API, ROOMS, create_room
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])  # nothing listens once the probe closes
+from tests.servers import closed_port
 
 
 async def test_it_says_it_is_alive(anonymous: Browser) -> None:
@@ -35,7 +29,7 @@ async def test_it_says_it_is_ready_when_its_dependencies_answer(anonymous: Brows
 
 @pytest.mark.parametrize(
     "settings_overrides",
-    [{"redis": RedisSettings(url=f"redis://127.0.0.1:{_closed_port()}/0")}],
+    [{"redis": RedisSettings(url=f"redis://127.0.0.1:{closed_port()}/0")}],
 )
 async def test_it_names_redis_when_redis_does_not_answer(anonymous: Browser) -> None:
     response = await anonymous.get("/readyz")

@@ -13,12 +13,12 @@ from antechamber.livekit.gateway import LiveKitGateway, ParticipantPermission
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.livekit.twirp_double import Fault, TwirpDouble, twirp_double
-from tests.servers import free_port
+from tests.servers import closed_port
 
-# The slow-server test's time-out: short, so the test is quick.
+# The slow-server test's time-out: short, so the test is quick. The double holds its
+# answer for a minute, so giving up before `_fails_with`'s bound shows the time-out acted
+# (a tighter bound would be a timing assertion a loaded machine can fail).
 TIMEOUT_S = 0.5
-# Generous bound for "within the time-out" on a loaded 2-core machine, far below a hang.
-DEADLINE_S = TIMEOUT_S + 1.5
 # Every other test expects the double's answer: a time-out it can't reach on a loaded
 # machine (0.5 s was, once: a 500 read as "unavailable").
 ANSWER_TIMEOUT_S = 30.0
@@ -106,16 +106,14 @@ async def test_it_reports_a_slow_server_as_unavailable_within_the_time_out(
     method: str, double: TwirpDouble, impatient_gateway: SdkLiveKitGateway
 ) -> None:
     double.fault = Fault(delay_s=60)
-    started = time.monotonic()
     error = await _fails_with(CALLS[method], impatient_gateway)
-    assert time.monotonic() - started < DEADLINE_S
     assert type(error) is UpstreamUnavailable
     assert "LiveKit is unavailable" in error.detail
 
 
 @pytest.mark.parametrize("method", CALLS)
 async def test_it_reports_a_refused_connection_as_unavailable(method: str) -> None:
-    closed = free_port()  # nothing listens there any more
+    closed = closed_port()  # nothing listens there any more
     gateway = SdkLiveKitGateway(
         f"http://127.0.0.1:{closed}", LIVEKIT_KEY, LIVEKIT_SECRET, TIMEOUT_S
     )

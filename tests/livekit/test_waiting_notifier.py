@@ -11,20 +11,23 @@ from collections.abc import Sequence
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from antechamber.lobby.notify import PARTICIPANT_WAITING, WaitingNotifier
 from antechamber.presence.redis_store import RedisPresenceStore
+from antechamber.presence.store import MemoryPresenceStore, PresentParticipant
 from livekit import rtc
-from tests.livekit.conftest import Live
+from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET
+from tests.helpers import ROOMS, create_room
+from tests.livekit.conftest import GATEWAY_TIMEOUT_S, Live
 from tests.livekit.participants import connected, eventually
-from tests.moderation.live import ROOMS, new_room, token
+from tests.moderation.live import token
 
 BURST = 100
 
 
-class Counting:
-    """The real gateway, with its SendData calls counted (and a hook run inside the call,
-    while it is in flight)."""
+class Counting(SdkLiveKitGateway):
+    """The real gateway, with its SendData calls counted (and a hold inside the call, to
+    keep it in flight)."""
 
-    def __init__(self, gateway: SdkLiveKitGateway) -> None:
-        self.gateway = gateway
+    def __init__(self, live: Live) -> None:
+        super().__init__(live.livekit.http_url, LIVEKIT_KEY, LIVEKIT_SECRET, GATEWAY_TIMEOUT_S)
         self.calls: list[str] = []
         self.during_call: list[asyncio.Future[None]] = []
 
@@ -34,7 +37,7 @@ class Counting:
         self.calls.append(room)
         if self.during_call:
             await self.during_call.pop(0)
-        await self.gateway.send_data(room, payload, destination_identities=destination_identities)
+        await super().send_data(room, payload, destination_identities=destination_identities)
 
 
 def send_data_calls(live: Live) -> float:
@@ -50,7 +53,7 @@ def send_data_calls(live: Live) -> float:
 async def test_it_tells_no_room_nobody_is_in_however_many_arrive(live: Live) -> None:
     async with live.browser() as alice:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "Empty lobby room", access_level="restricted")
+        room = await create_room(alice, "Empty lobby room", access_level="restricted")
         before = send_data_calls(live)
         guests = [live.browser() for _ in range(BURST)]
         try:
@@ -73,14 +76,21 @@ async def test_it_tells_no_room_nobody_is_in_however_many_arrive(live: Live) -> 
 
 
 async def test_it_tells_a_live_room_once_per_call_in_flight(
-    live: Live, gateway: SdkLiveKitGateway, presence: RedisPresenceStore
+    live: Live, presence: RedisPresenceStore
 ) -> None:
-    sender = Counting(gateway)
+    sender = Counting(live)
+    try:
+        await tell_a_live_room(live, sender, presence)
+    finally:
+        await sender.close()
+
+
+async def tell_a_live_room(live: Live, sender: Counting, presence: RedisPresenceStore) -> None:
     notifier = WaitingNotifier(sender, presence)
     received: list[bytes] = []
     async with live.browser() as alice:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "Live lobby room", access_level="restricted")
+        room = await create_room(alice, "Live lobby room", access_level="restricted")
         room_id = room["id"]
         async with connected(live.livekit.url, await token(alice, room_id)) as client:
 
@@ -118,11 +128,13 @@ async def test_it_tells_a_live_room_once_per_call_in_flight(
     assert received == [PARTICIPANT_WAITING] * 3
 
 
-class SlowLiveKit:
+class SlowLiveKit(SdkLiveKitGateway):
     """A LiveKit that holds every call until released, then fails (what LiveKit does for a
-    room that isn't live, or a LiveKit that is down): the real server can't be made slow."""
+    room that isn't live, or a LiveKit that is down): the real server can't be made slow.
+    Its SendData never reaches the network."""
 
     def __init__(self) -> None:
+        super().__init__("http://127.0.0.1:9", "key", "a-secret-never-used-for-anything", 1.0)
         self.calls: dict[str, int] = {}
         self.release = asyncio.Event()
 
@@ -136,7 +148,17 @@ class SlowLiveKit:
 
 async def test_it_keeps_at_most_one_call_in_flight_and_one_pending_per_room() -> None:
     slow = SlowLiveKit()
-    notifier = WaitingNotifier(slow)  # no presence: every room counts as live
+    try:
+        await hold_calls(slow)
+    finally:
+        await slow.close()
+
+
+async def hold_calls(slow: SlowLiveKit) -> None:
+    presence = MemoryPresenceStore()
+    for room in ("room-a", "room-b"):  # both live
+        await presence.joined(room, PresentParticipant("bob", f"PA_{room}", "Bob", 1))
+    notifier = WaitingNotifier(slow, presence)
     for _ in range(BURST):
         for room in ("room-a", "room-b"):
             notifier.participant_waiting(room)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
+from antechamber.bans import BanStore, MemoryBanStore, RedisBanStore
 from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, LobbyStore, Timeouts
-from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
 from antechamber.redis_client import RedisClient
 from tests.redis_cluster import cluster_client

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.helpers import ROOMS
 from tests.http_server import HttpBrowser
 
-ROOMS = "/api/v1.0/rooms/"
-
-
-async def new_room(owner: HttpBrowser, name: str, **fields: Any) -> dict[str, Any]:
-    created = await owner.post(ROOMS, json={"name": name, **fields})
-    assert created.status_code == 201, created.text
-    return created.json()  # type: ignore[no-any-return]
+__all__ = ["ROOMS", "act", "token"]
 
 
 async def token(browser: HttpBrowser, room_id: str) -> str:

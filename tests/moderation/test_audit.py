@@ -7,23 +7,13 @@ from typing import Any
 
 import pytest
 
-from antechamber.settings import LiveKitSettings
-from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser
-from tests.helpers import ROOMS, create_room, grant, me
-from tests.servers import free_port
+from tests.conftest import Browser
+from tests.helpers import ROOMS, create_room, grant, livekit_down, me
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    closed = free_port()
-    return {
-        "livekit": LiveKitSettings(
-            url=f"ws://127.0.0.1:{closed}",
-            api_key=LIVEKIT_KEY,
-            api_secret=LIVEKIT_SECRET,
-            timeout_s=0.5,
-        )
-    }
+    return livekit_down()
 
 
 def _summary(page: dict[str, Any]) -> list[tuple[str, str, str, str]]:

@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
-from antechamber.settings import LiveKitSettings
-from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser, Stack
-from tests.helpers import ROOMS, create_room, grant, me
-from tests.servers import free_port
+from tests.conftest import Browser, Stack
+from tests.helpers import ROOMS, create_room, grant, livekit_down, me
 
 ADMIN_ACTIONS: list[tuple[str, dict[str, Any]]] = [
     ("mute-participant", {"participant_identity": "someone", "track_sid": "TR_x"}),
@@ -24,16 +22,7 @@ ADMIN_ACTIONS: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    # Nothing is live: a request that got past the rules would fail with 503, not 403.
-    closed = free_port()
-    return {
-        "livekit": LiveKitSettings(
-            url=f"ws://127.0.0.1:{closed}",
-            api_key=LIVEKIT_KEY,
-            api_secret=LIVEKIT_SECRET,
-            timeout_s=0.5,
-        )
-    }
+    return livekit_down()
 
 
 async def _room(alice: Browser, **fields: Any) -> str:

@@ -6,23 +6,13 @@ from typing import Any
 
 import pytest
 
-from antechamber.settings import LiveKitSettings
-from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser
-from tests.helpers import ROOMS, create_room
-from tests.servers import free_port
+from tests.conftest import Browser
+from tests.helpers import ROOMS, create_room, livekit_down
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    closed = free_port()  # nothing listens there: LiveKit is down
-    return {
-        "livekit": LiveKitSettings(
-            url=f"ws://127.0.0.1:{closed}",
-            api_key=LIVEKIT_KEY,
-            api_secret=LIVEKIT_SECRET,
-            timeout_s=0.5,
-        )
-    }
+    return livekit_down()
 
 
 # hidden, recorder, agent and can_update_metadata are refused only when really granted,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from antechamber.moderation.bans import BanStore, MemoryBanStore, RedisBanStore, ban_key
+from antechamber.bans import BanStore, MemoryBanStore, RedisBanStore, ban_key
 from tests.redis_cluster import cluster_client
 
 ROOM, OTHER = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"

@@ -8,10 +8,11 @@ from typing import Any
 
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from livekit import api
+from tests.helpers import create_room
 from tests.http_server import HttpBrowser
 from tests.livekit.conftest import Live
 from tests.livekit.participants import connected, eventually
-from tests.moderation.live import ROOMS, new_room
+from tests.moderation.live import ROOMS
 
 SOURCES = [
     api.TrackSource.MICROPHONE,
@@ -32,7 +33,7 @@ async def test_it_takes_the_host_switches_whole_permission_set(
 ) -> None:
     async with live.browser() as alice, live.browser() as guest:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "Switches", access_level="public")
+        room = await create_room(alice, "Switches", access_level="public")
         entry = await _anonymous_guest(guest, room["id"])
         async with connected(live.livekit.url, entry["livekit"]["token"]) as guest_rtc:
             identity = guest_rtc.local_participant.identity
@@ -69,7 +70,7 @@ async def test_it_refuses_a_forbidden_permission_actually_granted(
 ) -> None:
     async with live.browser() as alice, live.browser() as guest:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "No grants", access_level="public")
+        room = await create_room(alice, "No grants", access_level="public")
         entry = await _anonymous_guest(guest, room["id"])
         async with connected(live.livekit.url, entry["livekit"]["token"]) as guest_rtc:
             identity = guest_rtc.local_participant.identity
@@ -94,7 +95,7 @@ async def test_it_lowers_a_hand_from_the_whole_attribute_set(
 ) -> None:
     async with live.browser() as alice, live.browser() as guest:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "Hands down", access_level="public")
+        room = await create_room(alice, "Hands down", access_level="public")
         entry = await _anonymous_guest(guest, room["id"])
         guest_token = entry["livekit"]["token"]
         async with connected(live.livekit.url, guest_token) as guest_rtc:
@@ -139,7 +140,7 @@ async def test_it_refuses_to_change_a_reserved_attribute(
 ) -> None:
     async with live.browser() as alice, live.browser() as guest:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "Reserved", access_level="public")
+        room = await create_room(alice, "Reserved", access_level="public")
         entry = await _anonymous_guest(guest, room["id"])
         async with connected(live.livekit.url, entry["livekit"]["token"]) as guest_rtc:
             identity = guest_rtc.local_participant.identity

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from livekit import api
+from tests.helpers import create_room
 from tests.livekit.conftest import Live
 from tests.livekit.participants import connected, eventually, publish_microphone
-from tests.moderation.live import ROOMS, act, new_room, token
+from tests.moderation.live import ROOMS, act, token
 
 
 async def test_it_mutes_a_published_microphone(live: Live, gateway: SdkLiveKitGateway) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Muted", access_level="public")
+        room = await create_room(alice, "Muted", access_level="public")
         async with connected(live.livekit.url, await token(bob, room["id"])) as bob_rtc:
             sid = await publish_microphone(bob_rtc)
             identity = bob_rtc.local_participant.identity
@@ -38,7 +39,7 @@ async def test_it_lets_any_participant_mute_when_the_room_allows_it(
     async with live.browser() as alice, live.browser() as bob, live.browser() as carol:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(
+        room = await create_room(
             alice,
             "Everyone mutes",
             access_level="public",
@@ -83,7 +84,7 @@ async def test_it_changes_permissions_live_keeping_the_rest(
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Permissions", access_level="public")
+        room = await create_room(alice, "Permissions", access_level="public")
         async with connected(live.livekit.url, await token(bob, room["id"])) as bob_rtc:
             identity = bob_rtc.local_participant.identity
             before = (await gateway.get_participant(room["id"], identity)).permission
@@ -115,7 +116,7 @@ async def test_it_changes_permissions_live_keeping_the_rest(
 async def test_it_removes_and_bans_a_participant(live: Live, gateway: SdkLiveKitGateway) -> None:
     async with live.browser() as alice, live.browser() as carol:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "Banned", access_level="public")
+        room = await create_room(alice, "Banned", access_level="public")
         entry = await carol.post(f"{ROOMS}{room['id']}/request-entry/", json={"username": "Carol"})
         assert entry.status_code == 200, entry.text
         assert entry.json()["status"] == "accepted"
@@ -156,7 +157,7 @@ async def test_it_removes_without_a_ban_and_lets_them_back(
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Removed", access_level="public")
+        room = await create_room(alice, "Removed", access_level="public")
         async with connected(live.livekit.url, await token(bob, room["id"])) as bob_rtc:
             identity = bob_rtc.local_participant.identity
             removed = await act(
@@ -176,7 +177,7 @@ async def test_it_bans_a_logged_in_participant_from_new_tokens(
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Banned user", access_level="trusted")
+        room = await create_room(alice, "Banned user", access_level="trusted")
         async with connected(live.livekit.url, await token(bob, room["id"])) as bob_rtc:
             identity = bob_rtc.local_participant.identity
             removed = await act(
@@ -194,7 +195,7 @@ async def test_it_bans_a_logged_in_participant_from_new_tokens(
         assert entry.status_code == 403
         # Alice is not banned, and the ban holds in this room only.
         assert await token(alice, room["id"])
-        elsewhere = await new_room(alice, "Elsewhere", access_level="public")
+        elsewhere = await create_room(alice, "Elsewhere", access_level="public")
         assert await token(bob, elsewhere["id"])
 
 
@@ -204,7 +205,7 @@ async def test_it_changes_a_role_and_its_live_attribute(
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Promoted", access_level="public")
+        room = await create_room(alice, "Promoted", access_level="public")
         async with connected(live.livekit.url, await token(bob, room["id"])) as bob_rtc:
             identity = bob_rtc.local_participant.identity
             promoted = await act(
@@ -227,8 +228,8 @@ async def test_it_raises_a_hand_and_renames_with_the_livekit_token(
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Hands", access_level="public")
-        other = await new_room(alice, "Elsewhere", access_level="public")
+        room = await create_room(alice, "Hands", access_level="public")
+        other = await create_room(alice, "Elsewhere", access_level="public")
         bob_token = await token(bob, room["id"])
         bearer = {"Authorization": f"Bearer {bob_token}"}
         async with connected(live.livekit.url, bob_token) as bob_rtc:
@@ -263,7 +264,7 @@ async def test_it_ends_the_meeting_for_everyone(live: Live, gateway: SdkLiveKitG
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Ended", access_level="public")
+        room = await create_room(alice, "Ended", access_level="public")
         async with connected(live.livekit.url, await token(bob, room["id"])) as bob_rtc:
             assert [r.name for r in await gateway.list_rooms([room["id"]])] == [room["id"]]
             ended = await act(alice, room["id"], "end-meeting")
@@ -284,7 +285,7 @@ async def test_it_sends_a_participant_back_to_the_lobby(
 ) -> None:
     async with live.browser() as alice, live.browser() as carol:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "Requeued", access_level="trusted")
+        room = await create_room(alice, "Requeued", access_level="trusted")
         entry_path = f"{ROOMS}{room['id']}/request-entry/"
         waiting = await carol.post(entry_path, json={"username": "Carol"})
         assert waiting.status_code == 200, waiting.text
@@ -316,7 +317,7 @@ async def test_it_answers_404_for_someone_not_in_the_room(
 ) -> None:
     async with live.browser() as alice:
         await alice.login("alice@example.com")
-        room = await new_room(alice, "Nobody", access_level="trusted")
+        room = await create_room(alice, "Nobody", access_level="trusted")
         async with connected(live.livekit.url, room["livekit"]["token"]) as alice_rtc:
             sid = await publish_microphone(alice_rtc)
             for action, body in (

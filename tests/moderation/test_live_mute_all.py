@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from livekit import api
+from tests.helpers import create_room
 from tests.livekit.conftest import Live
 from tests.livekit.participants import connected, eventually, publish_microphone
-from tests.moderation.live import ROOMS, act, new_room, token
+from tests.moderation.live import ROOMS, act, token
 
 MICROPHONE = api.TrackSource.MICROPHONE
 
@@ -27,7 +28,7 @@ async def test_it_mutes_everyone_but_the_admins_in_one_call(
     async with live.browser() as alice, live.browser() as bob, live.browser() as carol:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Quiet please", access_level="public")
+        room = await create_room(alice, "Quiet please", access_level="public")
         room_id = room["id"]
         carol_token = (
             await carol.post(f"{ROOMS}{room_id}/request-entry/", json={"username": "Carol"})
@@ -80,7 +81,7 @@ async def test_it_can_take_the_microphone_away_and_give_it_back(
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "No unmuting", access_level="public")
+        room = await create_room(alice, "No unmuting", access_level="public")
         room_id = room["id"]
         async with (
             connected(live.livekit.url, room["livekit"]["token"]) as alice_rtc,
@@ -136,7 +137,7 @@ async def test_it_mutes_a_joiners_microphone_when_the_room_says_so(
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(
+        room = await create_room(
             alice,
             "Join muted",
             access_level="public",

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from redis.asyncio import Redis
 
+from antechamber.bans import MemoryBanStore, RedisBanStore
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
-from antechamber.moderation.bans import MemoryBanStore, RedisBanStore
 from antechamber.presence.reconciler import Outcome, Reconciler
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresentParticipant
 from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns, lock_key, turn_key
 from antechamber.settings import ReconcileSettings
-from tests.servers import free_port
+from tests.servers import closed_port
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -80,7 +80,7 @@ async def test_a_room_being_reconciled_elsewhere_is_left_alone(
 
 async def test_a_redis_outage_skips_the_room_without_raising(gateway: SdkLiveKitGateway) -> None:
     # Nothing listens there: Redis is down for this reconciler.
-    down = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    down = Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_connect_timeout=0.5)
 
     async def nothing_registered(_names: Sequence[str]) -> set[str]:
         return set()

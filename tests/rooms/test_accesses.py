@@ -8,14 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Browser, Stack
+from tests.conftest import Browser, Stack, logged_in
 from tests.helpers import ACCESSES, ROOMS, create_room, grant, me
 
 
 @pytest.fixture
 async def carol(stack: Stack) -> AsyncIterator[Browser]:
-    async with stack.browser() as browser:
-        await browser.login("carol@example.com")
+    async with logged_in(stack, "carol@example.com") as browser:
         yield browser
 
 

@@ -4,16 +4,18 @@ real LiveKit server for tokens handed out before the room filled."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from livekit import rtc
+from tests.helpers import create_room
 from tests.http_server import HttpBrowser
 from tests.livekit.conftest import Live
 from tests.livekit.participants import connected, eventually
-from tests.moderation.live import ROOMS, act, new_room, token
+from tests.moderation.live import ROOMS, act, token
 
 FULL = {"detail": "This room is full: it admits at most 2 participants at once."}
 
@@ -23,7 +25,17 @@ async def _listed(live: Live, admin: HttpBrowser, room_id: str, count: int) -> N
         answer = await admin.get(f"{ROOMS}{room_id}/participants/")
         return bool(answer.json()["count"] == count)
 
-    await eventually(listed, f"{count} participants listed")
+    try:
+        await eventually(listed, f"{count} participants listed")
+    except AssertionError as exc:
+        # What each side saw, so that a failure on a loaded machine can be explained.
+        answer = await admin.get(f"{ROOMS}{room_id}/participants/")
+        sent = [
+            (event["event"], event.get("participant", {}).get("identity"))
+            for event in (json.loads(d.body) for d in live.gate.seen)
+            if event.get("room", {}).get("name") == room_id
+        ]
+        raise AssertionError(f"{exc}; listed: {answer.text}; webhooks sent: {sent}") from exc
 
 
 async def _entry(browser: HttpBrowser, room_id: str) -> Any:
@@ -45,7 +57,7 @@ async def test_a_full_public_room_refuses_tokens_and_livekit_refuses_old_ones(
     ):
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(
+        room = await create_room(
             alice, "Two at most", access_level="public", configuration={"max_participants": 2}
         )
         room_id = room["id"]
@@ -84,7 +96,7 @@ async def test_a_full_room_admits_from_its_lobby_only_up_to_the_cap(
         live.browser() as erin,
     ):
         await alice.login("alice@example.com")
-        room = await new_room(
+        room = await create_room(
             alice, "Two at most", access_level="trusted", configuration={"max_participants": 2}
         )
         room_id = room["id"]
@@ -128,7 +140,7 @@ async def test_a_new_cap_applies_at_once_here_and_from_the_next_session_in_livek
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
-        room = await new_room(alice, "Shrinking", access_level="public")
+        room = await create_room(alice, "Shrinking", access_level="public")
         room_id = room["id"]
         async with connected(live.livekit.url, room["livekit"]["token"]):
             [live_room] = await gateway.list_rooms([room_id])

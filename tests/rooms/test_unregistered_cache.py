@@ -4,6 +4,7 @@ served without a database query, until a room with that slug is created (on any 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ from sqlalchemy import event
 
 from antechamber.app import create_app
 from antechamber.container import Services
-from antechamber.rooms.cache import RoomCache
+from antechamber.rooms.cache import RoomCache, RoomSnapshot, created_message
+from antechamber.rooms.models import AccessLevel
+from antechamber.rooms.schemas import RoomConfiguration
 from tests.conftest import Backend, Browser, Stack, make_settings, running
 from tests.helpers import ROOMS, create_room
 
@@ -78,11 +81,22 @@ async def test_it_drops_the_cached_miss_on_every_process_when_the_room_is_create
 def test_it_keeps_no_miss_read_before_a_drop() -> None:
     cache = RoomCache()
     generation = cache.generation  # a lookup starts, reads the database...
-    cache.invalidate("late-room")  # ...meanwhile the room is created
+    cache.invalidate(created_message("late-room"))  # ...meanwhile the room is created
     cache.put_missing("late-room", generation)
     assert not cache.is_missing("late-room")
     cache.put_missing("late-room", cache.generation)
     assert cache.is_missing("late-room")
     assert cache.get("late-room") is None
-    cache.invalidate("LATE-ROOM")
+    cache.invalidate(created_message("LATE-ROOM"))
     assert not cache.is_missing("late-room")
+
+
+def test_it_keeps_cached_rooms_when_another_room_is_created() -> None:
+    cache = RoomCache()
+    room = RoomSnapshot(uuid.uuid4(), "kept", "Kept", AccessLevel.PUBLIC, RoomConfiguration())
+    cache.put("kept", room)
+    cache.invalidate(created_message("kept"))  # the creation of its own slug, echoed back
+    cache.invalidate(created_message(str(room.id)))
+    assert cache.get("kept") is room
+    cache.invalidate(str(room.id))  # a change of the room drops it
+    assert cache.get("kept") is None

@@ -7,29 +7,20 @@ from typing import Any
 
 import pytest
 
-from antechamber.settings import LiveKitSettings
-from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser
-from tests.servers import free_port
+from tests.conftest import Browser
+from tests.helpers import livekit_down
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    closed = free_port()  # nothing listens there
-    return {
-        "livekit": LiveKitSettings(
-            url=f"ws://127.0.0.1:{closed}",
-            api_key=LIVEKIT_KEY,
-            api_secret=LIVEKIT_SECRET,
-            timeout_s=1,
-        )
-    }
+    return livekit_down(timeout_s=1)
 
 
 async def test_it_saves_a_change_while_livekit_is_down(
     alice: Browser, caplog: pytest.LogCaptureFixture
 ) -> None:
     room = (await alice.post("/api/v1.0/rooms/", json={"name": "Offline"})).json()
-    caplog.set_level(logging.INFO, logger="antechamber.rooms.live")
+    caplog.set_level(logging.INFO, logger="antechamber.rooms.livekit_metadata")
     for method, level in ((alice.patch, "trusted"), (alice.put, "restricted")):
         response = await method(
             f"/api/v1.0/rooms/{room['id']}/", json={"name": "Offline", "access_level": level}
@@ -38,6 +29,8 @@ async def test_it_saves_a_change_while_livekit_is_down(
         assert response.json()["access_level"] == level
     again = await alice.get(f"/api/v1.0/rooms/{room['id']}/")
     assert again.json()["access_level"] == "restricted"
-    pushes = [r.getMessage() for r in caplog.records if r.name == "antechamber.rooms.live"]
+    pushes = [
+        r.getMessage() for r in caplog.records if r.name == "antechamber.rooms.livekit_metadata"
+    ]
     assert len(pushes) == 2
     assert all("LiveKit is unavailable" in message for message in pushes)

@@ -8,26 +8,29 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from antechamber.auth.oidc import safe_return_to
+from antechamber.auth.sessions import SessionService
 from antechamber.errors import NotFound
 from antechamber.http import csrf
-from antechamber.http.body import RequestBody
 from antechamber.http.csrf import request_origin
-from antechamber.http.deps import SESSION_COOKIE, CurrentUser, Db, ServicesDep
+from antechamber.http.deps import SESSION_COOKIE, AppSettings, CurrentUser, Db, Oidc, Sessions
 from antechamber.http.openapi import errors
+from antechamber.request_body import RequestBody
+from antechamber.settings import Settings
 from antechamber.users import service as users
 from antechamber.users.schemas import EmailAddress, UserOut, UserUpdate
 
 router = APIRouter(tags=["auth"])
 
 
-def _set_session_cookie(response: Response, services: ServicesDep, session_id: str) -> None:
+def _set_session_cookie(
+    response: Response, settings: Settings, sessions: SessionService, session_id: str
+) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         session_id,
-        max_age=services.sessions.ttl_s,
+        max_age=sessions.ttl_s,
         httponly=True,
-        secure=services.settings.is_production,
+        secure=settings.is_production,
         samesite="lax",
         path="/",
     )
@@ -44,14 +47,18 @@ def _callback_url(request: Request) -> str:
 )
 async def authenticate(
     request: Request,
-    services: ServicesDep,
+    settings: AppSettings,
+    oidc: Oidc,
     return_to: Annotated[str | None, Query(alias="returnTo", max_length=2000)] = None,
     silent: bool = False,
 ) -> RedirectResponse:
-    if services.oidc is None:
+    if oidc is None:
         raise NotFound("OpenID Connect login is not configured.")
-    target = safe_return_to(return_to, services.settings.allowed_origins, request_origin(request))
-    url = await services.oidc.start(_callback_url(request), target, silent)
+    # Here, not at the top: the OIDC module (Authlib, httpx) loads only where OIDC is on.
+    from antechamber.auth.oidc import safe_return_to
+
+    target = safe_return_to(return_to, settings.allowed_origins, request_origin(request))
+    url = await oidc.start(_callback_url(request), target, silent)
     return RedirectResponse(url, status_code=302)
 
 
@@ -63,41 +70,45 @@ async def authenticate(
 )
 async def callback(
     request: Request,
-    services: ServicesDep,
+    settings: AppSettings,
+    sessions: Sessions,
+    oidc: Oidc,
     db: Db,
     state: Annotated[str, Query(max_length=200)] = "",
     code: Annotated[str, Query(max_length=2000)] = "",
     error: Annotated[str | None, Query(max_length=200)] = None,
 ) -> RedirectResponse:
-    if services.oidc is None:
+    if oidc is None:
         raise NotFound("OpenID Connect login is not configured.")
     if error is not None or not code:
         # e.g. a silent login the provider can't complete without the user: back to the
         # page it started from (checked when the attempt began), still anonymous.
-        return RedirectResponse(await services.oidc.abandon(state) or "/", status_code=302)
-    identity = await services.oidc.finish(_callback_url(request), state, code)
+        return RedirectResponse(await oidc.abandon(state) or "/", status_code=302)
+    identity = await oidc.finish(_callback_url(request), state, code)
     user = await users.upsert_from_claims(db, identity.sub, identity.email, identity.name)
     response = RedirectResponse(identity.return_to, status_code=302)
-    _set_session_cookie(response, services, await services.sessions.create(user.id))
+    _set_session_cookie(response, settings, sessions, await sessions.create(user.id))
     return response
 
 
 @router.get("/logout/", status_code=302, responses={302: {"description": "logged out"}})
-async def logout(request: Request, services: ServicesDep) -> RedirectResponse:
+async def logout(
+    request: Request, settings: AppSettings, sessions: Sessions, oidc: Oidc
+) -> RedirectResponse:
     # A GET, so the double-submit check can't guard it: another site could log people out
     # with an image tag. Browsers say where a request comes from; refuse other sites.
-    csrf.refuse_cross_site(request, services.settings.allowed_origins)
+    csrf.refuse_cross_site(request, settings.allowed_origins)
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        await services.sessions.destroy(session_id)
+        await sessions.destroy(session_id)
     target = "/"
-    if services.oidc is not None:
-        target = await services.oidc.end_session_url() or "/"
+    if oidc is not None:
+        target = await oidc.end_session_url() or "/"
     response = RedirectResponse(target, status_code=302)
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",
-        secure=services.settings.is_production,
+        secure=settings.is_production,
         httponly=True,
         samesite="lax",
     )
@@ -109,13 +120,15 @@ class DevLogin(RequestBody):
 
 
 @router.post("/dev-login/", response_model=UserOut, responses=errors(404))
-async def dev_login(body: DevLogin, services: ServicesDep, db: Db, response: Response) -> UserOut:
-    if not services.settings.dev_login_enabled:
+async def dev_login(
+    body: DevLogin, settings: AppSettings, sessions: Sessions, db: Db, response: Response
+) -> UserOut:
+    if not settings.dev_login_enabled:
         raise NotFound("Not found.")
     email = str(body.email).lower()
     name = email.split("@", 1)[0]
     user = await users.upsert_from_claims(db, f"dev|{email}", email, name)
-    _set_session_cookie(response, services, await services.sessions.create(user.id))
+    _set_session_cookie(response, settings, sessions, await sessions.create(user.id))
     return UserOut.of(user)
 
 

@@ -15,7 +15,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, text
+from antechamber.ttlmap import TTLMap
 
 SESSION_KEY_PREFIX = "session:"
 PENDING_LOGIN_PREFIX = "oidc-login:"
@@ -55,42 +56,26 @@ class KeyValueStore(Protocol):
 
 class MemoryKeyValueStore:
     def __init__(self) -> None:
-        self._items: dict[str, tuple[str, float]] = {}
+        self._items: TTLMap[str, str] = TTLMap()
 
     async def put(self, key: str, value: str, ttl_s: int) -> None:
-        self._purge()
-        self._items[key] = (value, time.monotonic() + ttl_s)
+        self._items.put(key, value, ttl_s)
 
     async def get(self, key: str) -> str | None:
-        item = self._items.get(key)
-        if item is None or item[1] <= time.monotonic():
-            return None
-        return item[0]
+        return self._items.get(key)
 
     async def pop(self, key: str) -> str | None:
-        value = await self.get(key)
-        self._items.pop(key, None)
-        return value
+        return self._items.pop(key)
 
     async def delete(self, key: str) -> None:
-        self._items.pop(key, None)
+        self._items.discard(key)
 
     async def count(self, key: str, window_s: int) -> tuple[int, int]:
         now = time.monotonic()
-        item = self._items.get(key)
-        if item is None or item[1] <= now:
-            self._purge()
-            item = ("0", now + window_s)
-        value = str(int(item[0]) + 1)
-        self._items[key] = (value, item[1])
-        return int(value), max(1, int(item[1] - now + 0.999))
-
-    def _purge(self) -> None:
-        if len(self._items) % 256:
-            return
-        now = time.monotonic()
-        for key in [k for k, (_, expiry) in self._items.items() if expiry <= now]:
-            del self._items[key]
+        value, window_end = self._items.entry(key) or ("0", now + window_s)
+        count = int(value) + 1
+        self._items.put_until(key, str(count), window_end)
+        return count, max(1, int(window_end - now + 0.999))
 
 
 class RedisKeyValueStore:
@@ -102,11 +87,11 @@ class RedisKeyValueStore:
 
     async def get(self, key: str) -> str | None:
         value = await self._redis.get(key)
-        return None if value is None else _text(value)
+        return None if value is None else text(value)
 
     async def pop(self, key: str) -> str | None:
         value = await self._redis.getdel(key)
-        return None if value is None else _text(value)
+        return None if value is None else text(value)
 
     async def delete(self, key: str) -> None:
         await self._redis.delete(key)
@@ -118,10 +103,6 @@ class RedisKeyValueStore:
             pipe.ttl(key)
             count, _, ttl = await pipe.execute()
         return int(count), max(1, int(ttl))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class SessionService:

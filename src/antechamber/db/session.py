@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import event, text
+from sqlalchemy import Result, Select, event, func, select, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -54,16 +55,26 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+_AFTER_COMMIT = "antechamber.after_commit"
+
+
+def after_commit(session: AsyncSession, action: Callable[[], Awaitable[object]]) -> None:
+    """Runs `action` once the session's transaction (`transaction` below) has committed,
+    in the order given; never when it rolls back. For what must only happen once the data
+    is durable (telling other processes, another store, LiveKit), yet before the answer."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
 @asynccontextmanager
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """A session whose transaction commits when the request succeeds, else rolls back.
+    """A session whose transaction commits when the request succeeds, else rolls back;
+    the only place a request's data is committed.
 
     A context manager, so an error thrown in by the caller reaches it at once (iterated
     with `async for`, the generator was left suspended on errors and its connection stayed
-    checked out until the garbage collector closed it). A handler may commit earlier
-    itself, to act once the data is durable; the final commit then has nothing to do.
+    checked out until the garbage collector closed it).
     """
     async with sessionmaker() as session:
         try:
@@ -72,6 +83,29 @@ async def transaction(
             await session.rollback()
             raise
         await session.commit()
+        await run_after_commit(session)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """Runs what `after_commit` registered, once the session committed."""
+    for action in session.info.pop(_AFTER_COMMIT, []):
+        await action()
+
+
+Row = TypeVarTuple("Row")
+
+
+async def counted_page(
+    db: AsyncSession,
+    query: Select[*Row],
+    order_by: Sequence[Any],
+    offset: int,
+    limit: int,
+) -> tuple[int, Result[*Row]]:
+    """How many rows `query` selects, and one page of them in that order."""
+    count = (await db.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    page = await db.execute(query.order_by(*order_by).offset(offset).limit(limit))
+    return count, page
 
 
 async def ping(engine: AsyncEngine) -> None:

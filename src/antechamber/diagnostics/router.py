@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from antechamber import ratelimit
-from antechamber.http.deps import ServicesDep
+from antechamber.http.deps import AppSettings, ClientAddress, Diagnostics, KeyValues
 from antechamber.http.openapi import errors
 
 router = APIRouter(tags=["diagnostics"])
@@ -26,17 +26,13 @@ class ConnectionTestOut(BaseModel):
 @router.post(
     "/diagnostics/connection/", response_model=ConnectionTestOut, responses=errors(404, 429, 502)
 )
-async def connection_test(request: Request, services: ServicesDep) -> ConnectionTestOut:
-    settings = services.settings.connection_test
-    if services.diagnostics.enabled:
-        await ratelimit.spend(
-            services.kv,
-            "connection-test",
-            request.client.host if request.client else "unknown",
-            settings.rate_limit_per_minute,
-            60,
-        )
-    test = await services.diagnostics.start()
+async def connection_test(
+    client: ClientAddress, settings: AppSettings, kv: KeyValues, diagnostics: Diagnostics
+) -> ConnectionTestOut:
+    if diagnostics.enabled:
+        limit = settings.connection_test.rate_limit_per_minute
+        await ratelimit.spend(kv, "connection-test", client, limit, 60)
+    test = await diagnostics.start()
     return ConnectionTestOut(
         livekit=ConnectionTestRoom(
             url=test.url, room=test.room, token=test.token, expires_in=test.expires_in

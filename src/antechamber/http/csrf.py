@@ -75,6 +75,8 @@ class CSRFCookieMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
+_NEEDLE = CSRF_COOKIE.encode() + b"="
+
+
 def _has_cookie(scope: Scope) -> bool:
-    needle = CSRF_COOKIE.encode() + b"="
-    return any(name == b"cookie" and needle in value for name, value in scope["headers"])
+    return any(name == b"cookie" and _NEEDLE in value for name, value in scope["headers"])

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from antechamber.admission.service import AdmissionService
 from antechamber.auth.caller import Caller
-from antechamber.container import Services
-from antechamber.db.session import transaction
+from antechamber.auth.sessions import KeyValueStore, SessionService
+from antechamber.db.session import run_after_commit
+from antechamber.diagnostics.service import DiagnosticsService
 from antechamber.errors import NotAuthenticated
 from antechamber.http import csrf
+from antechamber.http.shutdown import Shutdown
+from antechamber.invitations.service import InvitationService
+from antechamber.livekit.gateway import LiveKitGateway
+from antechamber.lobby.events import LobbyStreams
+from antechamber.lobby.service import LobbyService
+from antechamber.moderation.service import ModerationService
+from antechamber.observability.metrics import Metrics
+from antechamber.presence.store import PresenceStore
+from antechamber.pubsub import Broker
+from antechamber.redis_client import RedisClient
+from antechamber.rooms.cache import RoomCache
+from antechamber.settings import Settings
 from antechamber.tokens.identity import (
     LOBBY_COOKIE,
     new_lobby_secret,
@@ -21,23 +35,79 @@ from antechamber.tokens.identity import (
 )
 from antechamber.users import service as users
 from antechamber.users.models import User
+from antechamber.webhooks.service import WebhookService
 
 SESSION_COOKIE = "sessionid"
 
 
 # Dependencies that don't block are `async def`: FastAPI runs plain `def` ones in its thread
 # pool, a thread hop on every request for nothing.
-async def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def _part(name: str) -> Any:
+    """A dependency on one part of the process' services (built by the app's lifespan):
+    each route asks for the parts it uses, never for all of them."""
+
+    async def part(request: Request) -> Any:
+        return getattr(request.app.state.services, name)
+
+    part.__name__ = f"get_{name}"
+    return Depends(part)
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+AppSettings = Annotated[Settings, _part("settings")]
+Sessionmaker = Annotated[async_sessionmaker[AsyncSession], _part("sessionmaker")]
+Engine = Annotated[AsyncEngine, _part("engine")]
+Redis = Annotated[RedisClient | None, _part("redis")]
+KeyValues = Annotated[KeyValueStore, _part("kv")]
+Sessions = Annotated[SessionService, _part("sessions")]
+if TYPE_CHECKING:
+    from antechamber.auth.oidc import OIDCClient
+
+    Oidc = Annotated[OIDCClient | None, _part("oidc")]
+else:
+    # The OIDC module (Authlib, httpx) loads only where OIDC is on: at run time this alias
+    # names no class (FastAPI never checks what a dependency returns).
+    Oidc = Annotated[object, _part("oidc")]
+Rooms = Annotated[RoomCache, _part("room_cache")]
+Admission = Annotated[AdmissionService, _part("admission")]
+Lobby = Annotated[LobbyService, _part("lobby")]
+Streams = Annotated[LobbyStreams, _part("streams")]
+Moderation = Annotated[ModerationService, _part("moderation")]
+Presence = Annotated[PresenceStore, _part("presence")]
+Gateway = Annotated[LiveKitGateway, _part("livekit")]
+MessageBroker = Annotated[Broker, _part("broker")]
+Webhooks = Annotated[WebhookService, _part("webhooks")]
+Invitations = Annotated[InvitationService, _part("invitations")]
+Diagnostics = Annotated[DiagnosticsService, _part("diagnostics")]
+MetricsDep = Annotated[Metrics, _part("metrics")]
+ServerShutdown = Annotated[Shutdown, _part("shutdown")]
 
 
-async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    async with transaction(services.sessionmaker) as session:
+async def client_address(request: Request) -> str:
+    """The caller's address (the real one behind a trusted proxy: see `serve`)."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
+async def get_db(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession]:
+    """The request's session, lazy: a bare `AsyncSession` opens its transaction (and checks
+    out a connection) on first use only. Committed when the route returns if it was used;
+    a request that never touched it (a poll served from Redis and the room cache) costs
+    no transaction, no commit and no close."""
+    session = sessionmaker()
+    try:
         yield session
+        if session.in_transaction():
+            await session.commit()
+        # What must follow the commit (other processes told, the audit written...),
+        # still before the answer.
+        await run_after_commit(session)
+    finally:
+        # Still in a transaction here: the route (or the commit) failed. Closing rolls
+        # back and returns the connection at once.
+        if session.in_transaction():
+            await session.close()
 
 
 # scope="function": the transaction ends (commits, or fails into an error answer) when the
@@ -47,22 +117,26 @@ async def get_db(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 Db = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
-async def user_from_request(request: Request, services: Services, db: AsyncSession) -> User | None:
+async def user_from_request(
+    request: Request, sessions: SessionService, settings: Settings, db: AsyncSession
+) -> User | None:
     """The logged-in user, if the session cookie is valid; CSRF-checked on unsafe methods."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
-    session = await services.sessions.load(session_id)
+    session = await sessions.load(session_id)
     if session is None:
         return None
     user = await users.get(db, session.user_id)
     if user is not None:
-        csrf.verify(request, services.settings.allowed_origins)
+        csrf.verify(request, settings.allowed_origins)
     return user
 
 
-async def get_user(request: Request, services: ServicesDep, db: Db) -> User | None:
-    return await user_from_request(request, services, db)
+async def get_user(
+    request: Request, sessions: Sessions, settings: AppSettings, db: Db
+) -> User | None:
+    return await user_from_request(request, sessions, settings, db)
 
 
 OptionalUser = Annotated[User | None, Depends(get_user)]
@@ -77,7 +151,7 @@ async def require_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
-async def lobby_secret(request: Request, response: Response, services: ServicesDep) -> str:
+async def lobby_secret(request: Request, response: Response, settings: AppSettings) -> str:
     """The caller's lobby secret, issuing a new cookie when it has none (or a bad one)."""
     secret = request.cookies.get(LOBBY_COOKIE)
     if not valid_lobby_secret(secret):
@@ -87,7 +161,7 @@ async def lobby_secret(request: Request, response: Response, services: ServicesD
             secret,
             max_age=30 * 86400,
             httponly=True,
-            secure=services.settings.is_production,
+            secure=settings.is_production,
             samesite="lax",
             path="/",
         )
@@ -98,28 +172,34 @@ async def lobby_secret(request: Request, response: Response, services: ServicesD
 LobbySecret = Annotated[str, Depends(lobby_secret)]
 
 
-async def get_caller(user: OptionalUser, secret: LobbySecret, services: ServicesDep) -> Caller:
-    return Caller(user=user, participant_id=public_participant_id(services.secret_key, secret))
+def _participant_id(settings: Settings, secret: str) -> str:
+    return public_participant_id(settings.secret_key.get_secret_value().encode(), secret)
+
+
+async def get_caller(user: OptionalUser, secret: LobbySecret, settings: AppSettings) -> Caller:
+    return Caller(user=user, participant_id=_participant_id(settings, secret))
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def caller_for_stream(request: Request, services: Services, db: AsyncSession) -> Caller:
+async def caller_for_stream(
+    request: Request, sessions: SessionService, settings: Settings, db: AsyncSession
+) -> Caller:
     """For event streams, which must not hold a request-scoped DB session open. Never
     issues a lobby cookie: a stream follows a place that request-entry created."""
-    user = await user_from_request(request, services, db)
+    user = await user_from_request(request, sessions, settings, db)
     secret = request.cookies.get(LOBBY_COOKIE)
     participant_id = ""
     if valid_lobby_secret(secret):
         assert secret is not None
-        participant_id = public_participant_id(services.secret_key, secret)
+        participant_id = _participant_id(settings, secret)
     return Caller(user=user, participant_id=participant_id)
 
 
-async def get_admin_caller(user: CurrentUser) -> Caller:
+async def get_logged_in_caller(user: CurrentUser) -> Caller:
     """A logged-in caller on a path that needs no lobby identity."""
     return Caller(user=user, participant_id="")
 
 
-UserCaller = Annotated[Caller, Depends(get_admin_caller)]
+LoggedInCaller = Annotated[Caller, Depends(get_logged_in_caller)]

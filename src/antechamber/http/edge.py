@@ -20,6 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _CONTROL_RAW = re.compile(rb"[\x00-\x1f\x7f]")
 _CONTROL_ENCODED = re.compile(rb"%(?:[01][0-9a-fA-F]|7[fF])")
 _CONTROL_TEXT = re.compile(r"[\x00-\x1f\x7f]")
+# Versions whose framing a server enforces: a body is either of the declared length or
+# chunked (Transfer-Encoding); with neither header there is none.
+_FRAMED_VERSIONS = frozenset({"1.0", "1.1"})
 
 
 class BodyTooLarge(HTTPException):
@@ -42,15 +45,24 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         query: bytes = scope.get("query_string", b"")
-        if _has_control(query):
+        if query and _has_control(query):
             await _answer(send, 400, _query_problems(query))
             return
         if scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            await _answer(send, 413, self._too_large())
+        declared, chunked = _framing(scope)
+        if declared is not None:
+            if declared > self.max_body_bytes:
+                await _answer(send, 413, self._too_large())
+                return
+            # The server reads exactly the declared length as the body: nothing to count.
+            await self.app(scope, receive, send)
+            return
+        if not chunked and scope.get("http_version") in _FRAMED_VERSIONS:
+            # HTTP/1.x without Content-Length or Transfer-Encoding has no body at all
+            # (most GETs): no counting wrapper around receive and send.
+            await self.app(scope, receive, send)
             return
         await self._limited(scope, receive, send)
 
@@ -99,14 +111,23 @@ def _query_problems(query: bytes) -> dict[str, list[str]]:
     return problems or {"non_field_errors": ["Control characters are not allowed."]}
 
 
-def _content_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None if absent or unreadable) and whether a
+    Transfer-Encoding is given, in one pass over the headers."""
+    declared: int | None = None
+    chunked = False
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None
-    return None
+                declared = None
+                chunked = True  # unreadable: count what arrives
+        elif name == b"transfer-encoding":
+            chunked = True
+    if chunked:
+        declared = None
+    return declared, chunked
 
 
 async def _answer(send: Send, status: int, body: dict[str, str] | dict[str, list[str]]) -> None:

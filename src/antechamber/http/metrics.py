@@ -7,7 +7,7 @@ import hmac
 from fastapi import APIRouter, Request, Response
 
 from antechamber.errors import NotAuthenticated, NotFound
-from antechamber.http.deps import ServicesDep
+from antechamber.http.deps import AppSettings, MetricsDep
 from antechamber.observability.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["service"])
@@ -18,8 +18,8 @@ router = APIRouter(tags=["service"])
     include_in_schema=False,
     responses={401: {"description": "no or a wrong bearer token"}, 404: {"description": "off"}},
 )
-async def metrics(request: Request, services: ServicesDep) -> Response:
-    token = services.settings.metrics_token
+async def metrics(request: Request, settings: AppSettings, metrics: MetricsDep) -> Response:
+    token = settings.metrics_token
     if token is None:
         # Not public by default: without a token configured there is nothing here.
         raise NotFound("Not found.")
@@ -30,4 +30,4 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
         credentials.strip().encode(), expected
     ):
         raise NotAuthenticated("A valid metrics bearer token is required.")
-    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE)
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE)

@@ -44,7 +44,7 @@ _DESCRIPTIONS = {
     502: "LiveKit answered with an error",
     503: "a dependency (database, Redis, LiveKit) is unavailable; retry later",
 }
-# What the edge refuses (see `http/edge.py` and `http/body.py`), told to the schema so that
+# What the edge refuses (see `http/edge.py` and `request_body.py`), told to the schema so that
 # what it calls valid is accepted: control characters in query parameters (C0 and DEL)
 # and in any string of a body (C0, DEL and C1), dictionary keys included.
 _QUERY_TEXT = r"^[^\x00-\x1f\x7f]*$"

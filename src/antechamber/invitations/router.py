@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 
 from antechamber import ratelimit
 from antechamber.errors import InvalidInput
-from antechamber.http.body import RequestBody
-from antechamber.http.deps import Db, ServicesDep, UserCaller
+from antechamber.http.deps import AppSettings, Invitations, KeyValues
+from antechamber.http.guards import RoomAdmin
 from antechamber.http.openapi import errors
-from antechamber.rooms import service as rooms
+from antechamber.request_body import RequestBody
 from antechamber.users.schemas import EmailAddress
 
 router = APIRouter(tags=["rooms"])
@@ -35,23 +35,24 @@ class InviteOut(BaseModel):
     responses=errors(401, 403, 404, 429),
 )
 async def invite(
-    room_key: str, body: Invite, request: Request, db: Db, services: ServicesDep, caller: UserCaller
+    body: Invite,
+    request: Request,
+    admin: RoomAdmin,
+    app_settings: AppSettings,
+    kv: KeyValues,
+    invitations: Invitations,
 ) -> InviteOut:
-    room = await rooms.get_or_404(db, room_key)
-    await rooms.require_admin(db, room, caller)
-    assert caller.user is not None
-    settings = services.settings.email
+    room, user = admin.room, admin.user
+    settings = app_settings.email
     recipients = sorted({str(email).lower() for email in body.emails})
     if len(recipients) > settings.max_recipients:
         raise InvalidInput("emails", f"Invite at most {settings.max_recipients} at once.")
-    await ratelimit.spend(
-        services.kv, "invite", str(caller.user.id), settings.invite_rate_limit_per_hour, 3600
-    )
+    await ratelimit.spend(kv, "invite", str(user.id), settings.invite_rate_limit_per_hour, 3600)
     base = (settings.app_base_url or str(request.base_url)).rstrip("/")
-    await services.invitations.invite(
+    await invitations.invite(
         room_name=room.name,
         link=f"{base}/{room.slug}",
-        sender=caller.user.full_name or caller.user.email or "",
+        sender=user.full_name or user.email or "",
         recipients=recipients,
     )
     return InviteOut()

@@ -24,6 +24,7 @@ from antechamber.errors import (
 )
 from antechamber.livekit.gateway import ParticipantInfo, ParticipantPermission, Room, TrackInfo
 from antechamber.observability.metrics import Metrics
+from antechamber.settings import LiveKitSettings
 from livekit import api as lk
 
 logger = logging.getLogger(__name__)
@@ -169,3 +170,14 @@ def _domain_error(what: str, exc: lk.TwirpError) -> Exception:
     if exc.code in _UNAVAILABLE_CODES or exc.status in (502, 503, 504):
         return UpstreamUnavailable(UNAVAILABLE)
     return UpstreamError(f"LiveKit answered with an error ({exc.code}).")
+
+
+def build_gateway(settings: LiveKitSettings, metrics: Metrics | None = None) -> SdkLiveKitGateway:
+    """Needs a running event loop (the SDK opens its HTTP session at once)."""
+    return SdkLiveKitGateway(
+        settings.http_url,
+        settings.api_key,
+        settings.api_secret.get_secret_value(),
+        settings.timeout_s,
+        metrics,
+    )

@@ -8,7 +8,6 @@ without Redis, so nothing here is ever shared between processes.
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from antechamber.lobby.store import (
     DecisionOutcome,
     Place,
+    PlaceEvent,
     RateLimit,
     RequestOutcome,
     RequestResult,
@@ -72,13 +72,7 @@ class MemoryLobbyStore:
         state = self._rooms.get(room)
         if state is not None:
             state.version = next(_versions)
-        message = {
-            "id": place.id,
-            "status": status.value,
-            "username": place.username,
-            "requested_at": place.requested_at_ms,
-        }
-        self._publish(events_channel(room), json.dumps(message))
+        self._publish(events_channel(room), PlaceEvent.of(place, status).message())
 
     def _waiting_count(self, state: _Room) -> int:
         return sum(1 for p in state.places.values() if p.status is Status.WAITING)

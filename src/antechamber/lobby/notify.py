@@ -15,26 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Protocol
+
+from antechamber.livekit.gateway import LiveKitGateway
+from antechamber.presence.store import PresenceStore
 
 logger = logging.getLogger(__name__)
 PARTICIPANT_WAITING = b'{"type": "participantWaiting"}'
 
 
-class DataSender(Protocol):
-    async def send_data(
-        self, room: str, payload: bytes, *, destination_identities: Sequence[str] = ()
-    ) -> None: ...
-
-
-class Presence(Protocol):
-    async def count(self, room: str) -> int: ...
-
-
 class WaitingNotifier:
-    def __init__(self, sender: DataSender | None, presence: Presence | None = None) -> None:
-        """Without `presence`, every room counts as live."""
+    def __init__(self, sender: LiveKitGateway, presence: PresenceStore) -> None:
         self._sender = sender
         self._presence = presence
         self._running: set[str] = set()  # rooms with a task telling them
@@ -42,8 +32,6 @@ class WaitingNotifier:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def participant_waiting(self, room: str) -> None:
-        if self._sender is None:
-            return
         if room in self._running:
             self._pending.add(room)
             return
@@ -52,7 +40,7 @@ class WaitingNotifier:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _tell(self, sender: DataSender, room: str) -> None:
+    async def _tell(self, sender: LiveKitGateway, room: str) -> None:
         try:
             while True:
                 self._pending.discard(room)  # this call covers every arrival until now
@@ -62,9 +50,9 @@ class WaitingNotifier:
         finally:
             self._running.discard(room)
 
-    async def _send(self, sender: DataSender, room: str) -> None:
+    async def _send(self, sender: LiveKitGateway, room: str) -> None:
         try:
-            if self._presence is not None and await self._presence.count(room) == 0:
+            if await self._presence.count(room) == 0:
                 return  # nobody in the room: nobody to tell
             await sender.send_data(room, PARTICIPANT_WAITING)
         except Exception as exc:  # noqa: BLE001 - never fail the lobby because of LiveKit

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from antechamber.bans import ban_key
 from antechamber.lobby.store import (
     CODES,
     STATUS_CODES,
@@ -38,8 +39,7 @@ from antechamber.lobby.store import (
     WaitingList,
     events_channel,
 )
-from antechamber.moderation.bans import ban_key
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, text
 
 _PRELUDE = """
 local people, deadline, meta = KEYS[1], KEYS[2], KEYS[3]
@@ -55,6 +55,7 @@ local function uid(pid)
   return string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-' .. string.sub(h, 13, 16)
     .. '-' .. string.sub(h, 17, 20) .. '-' .. string.sub(h, 21, 32)
 end
+-- A PlaceEvent (lobby/store.py): the same four keys.
 local function publish(pid, status, rec)
   redis.call('HSETNX', meta, 'e', clock[1] .. '.' .. clock[2])
   redis.call('HINCRBY', meta, 'v', 1)
@@ -77,7 +78,7 @@ local function drop(pid, rec)
   redis.call('ZREM', deadline, pid)
   if rec[1] == 'w' then count(-1) end
 end
-local function keep()
+local function extend_room_keys()
   redis.call('PEXPIRE', people, keys_ttl)
   redis.call('PEXPIRE', deadline, keys_ttl)
   redis.call('PEXPIRE', meta, keys_ttl)
@@ -103,7 +104,7 @@ local function fresh()
   if #first == 0 then return -1 end
   return math.max(0, tonumber(first[2]) - now)
 end
-local function out(tag, pid, rec)
+local function reply(tag, pid, rec)
   return {tag, pid, rec[1], rec[2], rec[3], rec[4]}
 end
 local function is_before(x, y)
@@ -138,9 +139,9 @@ if rec then
       store(pid, rec)
       publish(pid, 'waiting', rec)
     end
-    keep()
+    extend_room_keys()
   end
-  return out('existing', pid, rec)
+  return reply('existing', pid, rec)
 end
 if tonumber(redis.call('HGET', meta, 'n') or '0') >= max_waiting then return {'full'} end
 if rl_limit > 0 then
@@ -153,8 +154,8 @@ store(pid, rec)
 redis.call('ZADD', deadline, now + waiting_ttl, pid)
 count(1)
 publish(pid, 'waiting', rec)
-keep()
-return out('created', pid, rec)
+extend_room_keys()
+return reply('created', pid, rec)
 """
 )
 
@@ -167,9 +168,9 @@ if not rec then return {'missing'} end
 local refresh = tonumber(ARGV[4])
 if rec[1] == 'w' and refresh > 0 then
   redis.call('ZADD', deadline, now + refresh, ARGV[3])
-  keep()
+  extend_room_keys()
 end
-return out('found', ARGV[3], rec)
+return reply('found', ARGV[3], rec)
 """
 )
 
@@ -207,15 +208,15 @@ _DECIDE = (
 local pid, code = ARGV[3], ARGV[4]
 local rec = load(pid)
 if not rec then return {'missing'} end
-if rec[1] == code then return out('same', pid, rec) end
-if rec[1] ~= 'w' then return out('conflict', pid, rec) end
+if rec[1] == code then return reply('same', pid, rec) end
+if rec[1] ~= 'w' then return reply('conflict', pid, rec) end
 rec[1] = code
 store(pid, rec)
 count(-1)
 redis.call('ZADD', deadline, now + tonumber(ARGV[5]), pid)
 publish(pid, NAMES[code], rec)
-keep()
-return out('decided', pid, rec)
+extend_room_keys()
+return reply('decided', pid, rec)
 """
 )
 
@@ -242,7 +243,7 @@ for _, row in ipairs(chosen) do
   redis.call('ZADD', deadline, now + ttl, pid)
   publish(pid, NAMES[code], rec)
 end
-if #chosen > 0 then keep() end
+if #chosen > 0 then extend_room_keys() end
 return #chosen
 """
 )
@@ -292,7 +293,7 @@ _FIND_IDENTITY = (
 local entries = redis.call('HGETALL', people)
 for i = 1, #entries, 2 do
   local rec = cmsgpack.unpack(entries[i + 1])
-  if matches(entries[i], rec) then return out('found', entries[i], rec) end
+  if matches(entries[i], rec) then return reply('found', entries[i], rec) end
 end
 return {'missing'}
 """
@@ -309,8 +310,8 @@ local rec = {'w', now, ARGV[4], ARGV[5]}
 store(pid, rec)
 redis.call('ZADD', deadline, now + tonumber(ARGV[6]), pid)
 publish(pid, 'waiting', rec)
-keep()
-return out('found', pid, rec)
+extend_room_keys()
+return reply('found', pid, rec)
 """
 )
 
@@ -325,10 +326,6 @@ redis.call('DEL', people, deadline, meta)
 return #entries / 2
 """
 )
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def encode_id(participant_id: str) -> bytes:
@@ -357,10 +354,10 @@ def _place(row: list[Any]) -> Place:
     pid = decode_id(row[1])
     return Place(
         id=pid,
-        status=STATUS_CODES[_text(row[2])],
+        status=STATUS_CODES[text(row[2])],
         requested_at_ms=int(row[3]),
-        identity=_text(row[4]) or pid,
-        username=_text(row[5]),
+        identity=text(row[4]) or pid,
+        username=text(row[5]),
     )
 
 
@@ -385,7 +382,7 @@ class RedisLobbyStore:
         prefix = f"lobby:{{{room}}}"
         return [f"{prefix}:people", f"{prefix}:deadline", f"{prefix}:meta"]
 
-    def _common(self, room: str) -> list[Any]:
+    def _prelude_args(self, room: str) -> list[Any]:
         return [events_channel(room), self._timeouts.longest_ms + 60_000]
 
     async def request(
@@ -404,7 +401,7 @@ class RedisLobbyStore:
             ban_key(room, identity),
         ]
         args = [
-            *self._common(room),
+            *self._prelude_args(room),
             encode_id(participant_id),
             "" if identity == participant_id else identity,
             username,
@@ -414,7 +411,7 @@ class RedisLobbyStore:
             rate_limit.window_ms,
         ]
         row = await self._request(keys=keys, args=args)
-        tag = _text(row[0])
+        tag = text(row[0])
         if tag == "banned":
             return RequestResult(RequestOutcome.BANNED)
         if tag == "full":
@@ -426,15 +423,15 @@ class RedisLobbyStore:
 
     async def get(self, room: str, participant_id: str, refresh: bool) -> Place | None:
         ttl = self._timeouts.waiting_ms if refresh else 0
-        args = [*self._common(room), encode_id(participant_id), ttl]
+        args = [*self._prelude_args(room), encode_id(participant_id), ttl]
         row = await self._get(keys=self.keys(room), args=args)
-        return None if _text(row[0]) == "missing" else _place(row)
+        return None if text(row[0]) == "missing" else _place(row)
 
     async def waiting(self, room: str) -> list[Place]:
         return (await self.waiting_list(room)).places
 
     async def waiting_list(self, room: str) -> WaitingList:
-        flat = await self._waiting(keys=self.keys(room), args=self._common(room))
+        flat = await self._waiting(keys=self.keys(room), args=self._prelude_args(room))
         # Sorted here, not in Redis, by the memory store's key: arrival, then id.
         rows = sorted(
             (int(flat[i + 1]), decode_id(flat[i]), flat[i + 2], flat[i + 3])
@@ -442,26 +439,26 @@ class RedisLobbyStore:
         )
         waiting = Status.WAITING
         places = [
-            Place(pid, waiting, _text(username), _text(identity) or pid, requested_at)
+            Place(pid, waiting, text(username), text(identity) or pid, requested_at)
             for requested_at, pid, identity, username in rows
         ]
-        return WaitingList(places, _text(flat[0]), int(flat[1]))
+        return WaitingList(places, text(flat[0]), int(flat[1]))
 
     async def version(self, room: str) -> tuple[str, int]:
-        row = await self._version(keys=self.keys(room), args=self._common(room))
-        return _text(row[0]), int(row[1])
+        row = await self._version(keys=self.keys(room), args=self._prelude_args(room))
+        return text(row[0]), int(row[1])
 
     async def decide(
         self, room: str, participant_id: str, status: Status
     ) -> tuple[DecisionOutcome, Place | None]:
         args = [
-            *self._common(room),
+            *self._prelude_args(room),
             encode_id(participant_id),
             CODES[status],
             self._timeouts.for_status(status),
         ]
         row = await self._decide(keys=self.keys(room), args=args)
-        tag = _text(row[0])
+        tag = text(row[0])
         if tag == "missing":
             return DecisionOutcome.MISSING, None
         return DecisionOutcome(tag), _place(row)
@@ -470,7 +467,7 @@ class RedisLobbyStore:
         if limit is not None and limit <= 0:
             return 0
         args = [
-            *self._common(room),
+            *self._prelude_args(room),
             CODES[status],
             self._timeouts.for_status(status),
             -1 if limit is None else limit,
@@ -478,21 +475,21 @@ class RedisLobbyStore:
         return int(await self._decide_all(keys=self.keys(room), args=args))
 
     async def forget(self, room: str, participant_id: str) -> bool:
-        args = [*self._common(room), encode_id(participant_id)]
+        args = [*self._prelude_args(room), encode_id(participant_id)]
         return bool(await self._forget(keys=self.keys(room), args=args))
 
     async def forget_identity(self, room: str, identity: str) -> int:
-        args = [*self._common(room), identity, encode_id(identity)]
+        args = [*self._prelude_args(room), identity, encode_id(identity)]
         return int(await self._forget_identity(keys=self.keys(room), args=args))
 
     async def find_identity(self, room: str, identity: str) -> Place | None:
-        args = [*self._common(room), identity, encode_id(identity)]
+        args = [*self._prelude_args(room), identity, encode_id(identity)]
         row = await self._find_identity(keys=self.keys(room), args=args)
-        return None if _text(row[0]) == "missing" else _place(row)
+        return None if text(row[0]) == "missing" else _place(row)
 
     async def requeue(self, room: str, participant_id: str, identity: str, username: str) -> Place:
         args = [
-            *self._common(room),
+            *self._prelude_args(room),
             encode_id(participant_id),
             "" if identity == participant_id else identity,
             username,
@@ -501,7 +498,7 @@ class RedisLobbyStore:
         return _place(await self._requeue(keys=self.keys(room), args=args))
 
     async def clear(self, room: str) -> None:
-        await self._clear(keys=self.keys(room), args=self._common(room))
+        await self._clear(keys=self.keys(room), args=self._prelude_args(room))
 
     async def close(self) -> None:
         """The Redis client belongs to the container, which closes it."""

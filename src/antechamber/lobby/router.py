@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from antechamber.auth.caller import Caller
-from antechamber.container import Services
-from antechamber.errors import NotFound, TryAgainLater
-from antechamber.http.body import RequestBody
-from antechamber.http.deps import CallerDep, Db, ServicesDep, caller_for_stream
+from antechamber.auth.sessions import SessionService
+from antechamber.errors import TryAgainLater
+from antechamber.http.deps import (
+    AppSettings,
+    CallerDep,
+    ClientAddress,
+    Db,
+    Lobby,
+    Rooms,
+    ServerShutdown,
+    Sessionmaker,
+    Sessions,
+    Streams,
+    caller_for_stream,
+)
+from antechamber.http.guards import LobbyAdmin, RoomAct, admin_snapshot, room_act
 from antechamber.http.openapi import errors
-from antechamber.lobby import events
-from antechamber.lobby.service import MAX_WAITING_PAGE
-from antechamber.moderation.audit import Act, Actor, audited
+from antechamber.lobby.service import MAX_WAITING_PAGE, WaitingParticipant
+from antechamber.request_body import RequestBody
 from antechamber.rooms import service as rooms
-from antechamber.rooms.cache import RoomSnapshot
+from antechamber.rooms.cache import RoomCache, RoomSnapshot
+from antechamber.settings import Settings
 from antechamber.text import TEXT_PATTERN
-from antechamber.tokens.service import MAX_DISPLAY_NAME
+from antechamber.tokens.names import MAX_DISPLAY_NAME
 
 router = APIRouter(tags=["lobby"])
 
@@ -38,55 +52,66 @@ class Decision(RequestBody):
     participant_id: uuid.UUID
     allow_entry: StrictBool
 
+    def audit(self) -> tuple[str, dict[str, Any]]:
+        return str(self.participant_id), {"allow_entry": self.allow_entry}
+
 
 class DecisionForAll(RequestBody):
     allow_entry: StrictBool
 
-
-async def _room(db: Db, services: Services, room_key: str) -> RoomSnapshot:
-    room = await rooms.snapshot(db, services.room_cache, room_key)
-    if room is None:
-        raise NotFound("No such room.")
-    return room
+    def audit(self) -> tuple[str, dict[str, Any]]:
+        return "", {"allow_entry": self.allow_entry}
 
 
-async def _admin_room(db: Db, services: Services, room_key: str, caller: Caller) -> RoomSnapshot:
-    room = await _room(db, services, room_key)
-    await rooms.require_admin_by_id(db, room.id, caller)
-    return room
+# An anonymous caller's attempt is recorded too (the room is found first).
+DecisionAct = Annotated[RoomAct[Decision], room_act("lobby_decide", Decision, login_first=False)]
+DecisionForAllAct = Annotated[
+    RoomAct[DecisionForAll], room_act("lobby_decide_all", DecisionForAll, login_first=False)
+]
 
 
-def _refuse_if_stopping(services: Services) -> None:
-    if services.shutdown.draining:
+@dataclass(frozen=True)
+class _StreamParts:
+    """What opening a stream needs, without a request-scoped DB session (a stream may stay
+    open for minutes): refused at once while the server stops."""
+
+    session: async_sessionmaker[AsyncSession]
+    sessions: SessionService
+    settings: Settings
+    rooms: RoomCache
+
+    async def caller(self, request: Request, db: AsyncSession) -> Caller:
+        return await caller_for_stream(request, self.sessions, self.settings, db)
+
+
+async def _stream_parts(
+    shutdown: ServerShutdown,
+    sessionmaker: Sessionmaker,
+    sessions: Sessions,
+    settings: AppSettings,
+    cache: Rooms,
+) -> _StreamParts:
+    if shutdown.draining:
         raise TryAgainLater("This server is stopping; reconnect to another one.")
+    return _StreamParts(sessionmaker, sessions, settings, cache)
 
 
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+StreamParts = Annotated[_StreamParts, Depends(_stream_parts)]
 
 
 @router.post("/rooms/{room_key}/request-entry/", responses=errors(403, 404, 409, 429))
 async def request_entry(
     room_key: str,
     body: Annotated[EntryRequest, Body(default_factory=EntryRequest)],
-    request: Request,
+    client: ClientAddress,
     db: Db,
-    services: ServicesDep,
+    rooms_cache: Rooms,
+    lobby: Lobby,
     caller: CallerDep,
 ) -> dict[str, Any]:
-    room = await _room(db, services, room_key)
-    entry = await services.lobby.request_entry(
-        db, room, caller, body.username, _client_address(request)
-    )
+    room = await rooms.snapshot_or_404(db, rooms_cache, room_key)
+    entry = await lobby.request_entry(db, room, caller, body.username, client)
     return entry.as_json()
-
-
-class WaitingParticipant(BaseModel):
-    id: str
-    username: str
-    color: str
-    status: str
-    requested_at: str
 
 
 class WaitingList(BaseModel):
@@ -101,42 +126,25 @@ class WaitingList(BaseModel):
     response_model=WaitingList,
 )
 async def waiting_participants(
-    room_key: str,
-    db: Db,
-    services: ServicesDep,
-    caller: CallerDep,
+    room: LobbyAdmin,
+    lobby: Lobby,
     limit: Annotated[int | None, Query(ge=1, le=MAX_WAITING_PAGE)] = None,
     after: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    room = await _admin_room(db, services, room_key, caller)
     # Encoded once per change of the lobby, not once per admin poll; pages cut from it.
-    body = await services.lobby.waiting_json(room, limit, after)
-    return Response(body, media_type="application/json")
+    return Response(await lobby.waiting_json(room, limit, after), media_type="application/json")
 
 
 @router.post("/rooms/{room_key}/enter/", responses=errors(400, 401, 403, 404, 409))
-async def enter(
-    room_key: str, body: Decision, db: Db, services: ServicesDep, caller: CallerDep
-) -> dict[str, Any]:
-    room = await _room(db, services, room_key)
-    target = str(body.participant_id)
-    act = Act(Actor.of(caller.user), "lobby_decide", target, {"allow_entry": body.allow_entry})
-    async with audited(services.sessionmaker, room.id, act):
-        await rooms.require_admin_by_id(db, room.id, caller)
-        await services.lobby.decide(room, body.participant_id, body.allow_entry)
+async def enter(act: DecisionAct, lobby: Lobby) -> dict[str, Any]:
+    await lobby.decide(RoomSnapshot.of(act.room), act.body.participant_id, act.body.allow_entry)
     return {}
 
 
 @router.post("/rooms/{room_key}/enter-all/", responses=errors(400, 401, 403, 404))
-async def enter_all(
-    room_key: str, body: DecisionForAll, db: Db, services: ServicesDep, caller: CallerDep
-) -> dict[str, int]:
-    room = await _room(db, services, room_key)
-    act = Act(Actor.of(caller.user), "lobby_decide_all", "", {"allow_entry": body.allow_entry})
-    async with audited(services.sessionmaker, room.id, act):
-        await rooms.require_admin_by_id(db, room.id, caller)
-        count = await services.lobby.decide_all(room, body.allow_entry)
-        act.detail["count"] = count
+async def enter_all(act: DecisionForAllAct, lobby: Lobby) -> dict[str, int]:
+    count = await lobby.decide_all(RoomSnapshot.of(act.room), act.body.allow_entry)
+    act.act.detail["count"] = count
     return {"count": count}
 
 
@@ -151,14 +159,15 @@ _SSE: dict[int | str, dict[str, Any]] = {
     response_class=StreamingResponse,
     responses={**_SSE, **errors(404)},
 )
-async def lobby_events(room_key: str, request: Request, services: ServicesDep) -> StreamingResponse:
-    _refuse_if_stopping(services)
+async def lobby_events(
+    room_key: str, request: Request, lobby: Lobby, streams: Streams, parts: StreamParts
+) -> StreamingResponse:
     # No request-scoped DB session here: a stream may stay open for minutes.
-    async with services.sessionmaker() as db:
-        caller = await caller_for_stream(request, services, db)
-        room = await _room(db, services, room_key)
-        opening = await events.open_participant_stream(services, db, room, caller)
-    stream = events.participant_stream(services, room, caller, opening)
+    async with parts.session() as db:
+        caller = await parts.caller(request, db)
+        room = await rooms.snapshot_or_404(db, parts.rooms, room_key)
+        opening = await lobby.follow(db, room, caller)
+    stream = streams.participant(room, caller, opening)
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)
 
 
@@ -168,11 +177,10 @@ async def lobby_events(room_key: str, request: Request, services: ServicesDep) -
     responses={**_SSE, **errors(401, 403, 404)},
 )
 async def waiting_participants_events(
-    room_key: str, request: Request, services: ServicesDep
+    room_key: str, request: Request, streams: Streams, parts: StreamParts
 ) -> StreamingResponse:
-    _refuse_if_stopping(services)
-    async with services.sessionmaker() as db:
-        caller = await caller_for_stream(request, services, db)
-        room = await _admin_room(db, services, room_key, caller)
-    stream = events.admin_stream(services, room)
+    async with parts.session() as db:
+        caller = await parts.caller(request, db)
+        room = await admin_snapshot(db, parts.rooms, room_key, caller.user)
+    stream = streams.admin(room)
     return StreamingResponse(stream, media_type="text/event-stream", headers=_STREAM_HEADERS)

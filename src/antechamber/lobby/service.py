@@ -1,8 +1,7 @@
-"""The lobby's rules: who skips it, who waits, and how admins decide.
+"""The lobby's rules: who waits, and how admins decide. Who skips it (and with which
+token) is admission's decision (`antechamber.admission`).
 
-Who may join directly is re-evaluated on every call (never remembered): a room made
-public admits its waiting people on their next poll; a role removed sends its holder to
-the lobby next time.
+This service is the lobby's only door: nothing else reaches its store.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from antechamber.admission.service import REMOVED, AdmissionService
 from antechamber.auth.caller import Caller
 from antechamber.errors import (
     BadRequest,
@@ -32,21 +32,20 @@ from antechamber.lobby.store import (
     DecisionOutcome,
     LobbyStore,
     Place,
+    PlaceEvent,
     RateLimit,
     RequestOutcome,
     Status,
+    room_of_channel,
 )
-from antechamber.moderation.bans import BanStore
 from antechamber.observability.metrics import Metrics
-from antechamber.presence.store import PresenceStore
 from antechamber.rooms import capacity, policy
-from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomSnapshot
-from antechamber.rooms.models import Role
+from antechamber.rooms.models import AccessLevel
 from antechamber.rooms.schemas import LiveKitAccess
 from antechamber.settings import Settings
 from antechamber.tokens.colour import colour_for
-from antechamber.tokens.service import TokenIssuer, display_name, requested_display_name
+from antechamber.ttlmap import TTLMap
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,7 @@ class Entry:
 # How long a cached waiting list is served without asking Redis; after that, one O(1)
 # version read tells whether it is still the list (events drop it sooner).
 LIST_CACHE_TTL_S = 1.0
+LIST_KEPT_S = 60.0  # a list nobody asked for this long is dropped
 MAX_CACHED_LISTS = 10_000
 MAX_WAITING_PAGE = 1000
 
@@ -103,22 +103,39 @@ def parse_cursor(value: str) -> tuple[int, str]:
     return int(ms), pid
 
 
-def place_json(place: Place, status: Status | None = None) -> dict[str, Any]:
-    """A waiting participant as admins see it."""
-    return {
-        "id": place.id,
-        "username": place.username,
-        "color": colour_for(place.id),
-        "status": (status or place.status).value,
-        "requested_at": iso(place.requested_at_ms),
-    }
+@dataclass(frozen=True)
+class WaitingParticipant:
+    """A waiting participant (or a change of one) as admins see it: the schema of the
+    waiting list and of the admins' stream events."""
+
+    id: str
+    username: str
+    color: str
+    status: str
+    requested_at: str
+
+
+def participant_json(event: PlaceEvent) -> dict[str, str]:
+    shaped = WaitingParticipant(
+        id=event.id,
+        username=event.username,
+        color=colour_for(event.id),
+        status=event.status,
+        requested_at=iso(event.requested_at_ms),
+    )
+    return vars(shaped)
+
+
+def place_json(place: Place) -> dict[str, str]:
+    return participant_json(PlaceEvent.of(place, place.status))
 
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
-REMOVED = "You were removed from this room."
+NO_LOBBY = "Public rooms have no lobby: everyone joins directly."
+NO_PLACE = "You have no place in this room's lobby; request entry first."
 
 
 class LobbyService:
@@ -126,34 +143,19 @@ class LobbyService:
         self,
         store: LobbyStore,
         settings: Settings,
-        tokens: TokenIssuer,
+        admission: AdmissionService,
         notifier: WaitingNotifier,
-        bans: BanStore,
-        presence: PresenceStore,
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics
         self.store = store
-        self.bans = bans
-        self._presence = presence
+        self._admission = admission
         self._settings = settings
-        self._tokens = tokens
         self._notifier = notifier
         lobby = settings.lobby
         self._rate_limit = RateLimit(lobby.rate_limit_per_minute)
-        self._lists: dict[str, _CachedList] = {}
+        self._lists: TTLMap[str, _CachedList] = TTLMap(max_entries=MAX_CACHED_LISTS)
         self._loading: dict[str, asyncio.Future[_CachedList]] = {}
-
-    def _token(self, room: RoomSnapshot, identity: str, name: str, caller: Caller) -> LiveKitAccess:
-        return self._tokens.issue(
-            livekit_room=str(room.id),
-            identity=identity,
-            name=name,
-            role=None,
-            is_authenticated=caller.is_authenticated,
-            can_publish_sources=room.configuration.can_publish_sources,
-            max_participants=room.configuration.max_participants,
-        )
 
     async def request_entry(
         self,
@@ -163,38 +165,22 @@ class LobbyService:
         username: str | None,
         client: str,
     ) -> Entry:
-        policy.require_anonymous_allowed(self._settings, caller)
-        chosen = requested_display_name(username)
-        full_name = caller.user.full_name if caller.user else None
-        name = display_name(self._settings, chosen, full_name, caller.is_authenticated)
-        role = await rooms.role_of(db, room.id, caller.user)
-        cap = room.configuration.max_participants
-        if policy.may_join(self._settings, room.access_level, caller, role):
-            await self.refuse_banned(str(room.id), caller.identity)
-            await capacity.require_room_for(self._presence, str(room.id), cap, caller.identity)
-            livekit = self._tokens.issue(
-                livekit_room=str(room.id),
-                identity=caller.identity,
-                name=name,
-                role=role,
-                is_authenticated=caller.is_authenticated,
-                can_publish_sources=room.configuration.can_publish_sources,
-                max_participants=cap,
-            )
+        admission = await self._admission.admit(db, room, caller, username, asking=True)
+        assert admission.name is not None
+        if admission.livekit is not None:
             self._count_request("direct")
-            return Entry(Status.ACCEPTED, name, caller.participant_id, livekit)
+            return Entry(Status.ACCEPTED, admission.name, caller.participant_id, admission.livekit)
         result = await self.store.request(
             str(room.id),
             caller.participant_id,
             caller.identity,
-            name,
+            admission.name,
             client,
             self._settings.lobby.max_waiting_per_room,
             self._rate_limit,
         )
-        # The ban is read by the same script (one round trip per poll).
         self._count_request(result.outcome.value)
-        if result.outcome is RequestOutcome.BANNED:
+        if result.outcome is RequestOutcome.BANNED:  # read by the same script: one round trip
             raise PermissionDenied(REMOVED)
         if result.outcome is RequestOutcome.FULL:
             raise Conflict("The lobby of this room is full; try again later.")
@@ -207,12 +193,27 @@ class LobbyService:
         if result.outcome is RequestOutcome.CREATED:
             self._forget_list(str(room.id))  # don't wait for our own event
             self._notifier.participant_waiting(str(room.id))
-        if result.place.status is Status.ACCEPTED:
-            # Admitted, but the room may have filled since: no token past the cap.
-            await capacity.require_room_for(
-                self._presence, str(room.id), cap, result.place.identity
-            )
-        return self.entry_for(room, result.place, caller)
+        # Admitted, but the room may have filled since: no token past the cap.
+        return await self._entry(room, result.place, caller, capped=True)
+
+    async def follow(self, db: AsyncSession, room: RoomSnapshot, caller: Caller) -> Entry:
+        """The first event of a participant's stream (refreshing a waiting place), or
+        NotFound when the caller neither joins directly nor has a place."""
+        admission = await self._admission.admit(db, room, caller, None, asking=False)
+        if admission.livekit is not None:
+            assert admission.name is not None
+            self._count_request("direct")
+            return Entry(Status.ACCEPTED, admission.name, caller.participant_id, admission.livekit)
+        place = None
+        if caller.participant_id:
+            place = await self.place(str(room.id), caller.participant_id, refresh=True)
+        if place is None:
+            raise NotFound(NO_PLACE)
+        return await self.entry_for(room, place, caller)
+
+    async def place(self, livekit_room: str, participant_id: str, *, refresh: bool) -> Place | None:
+        """A participant's place; `refresh` keeps a waiting one alive."""
+        return await self.store.get(livekit_room, participant_id, refresh=refresh)
 
     def _count_request(self, outcome: str) -> None:
         if self._metrics is not None:
@@ -226,14 +227,19 @@ class LobbyService:
         if self._metrics is not None:
             self._metrics.lobby_decisions.labels(status.value, outcome).inc(count)
 
-    async def refuse_banned(self, livekit_room: str, identity: str) -> None:
-        if identity and await self.bans.is_banned(livekit_room, identity):
-            raise PermissionDenied(REMOVED)
+    async def entry_for(self, room: RoomSnapshot, place: Place, caller: Caller) -> Entry:
+        """What a stream says of a place: an admitted one gets its token without the cap
+        check (LiveKit's own cap refuses one too many)."""
+        return await self._entry(room, place, caller, capped=False)
 
-    def entry_for(self, room: RoomSnapshot, place: Place, caller: Caller) -> Entry:
+    async def _entry(
+        self, room: RoomSnapshot, place: Place, caller: Caller, *, capped: bool
+    ) -> Entry:
         livekit = None
         if place.status is Status.ACCEPTED:
-            livekit = self._token(room, place.identity, place.username, caller)
+            livekit = await self._admission.admitted(
+                room, place.identity, place.username, caller, capped=capped
+            )
         return Entry(place.status, place.username, place.id, livekit)
 
     async def waiting(self, room: RoomSnapshot) -> list[Place]:
@@ -262,6 +268,8 @@ class LobbyService:
         return json.dumps(body, separators=(",", ":")).encode()
 
     async def _cached_list(self, room_id: str) -> _CachedList:
+        """Any change publishes an event that drops the entry on every process
+        (`on_event`); past `until`, the lobby's version says whether it is still right."""
         cached = self._lists.get(room_id)
         if cached is not None and cached.until > time.monotonic():
             return cached
@@ -274,13 +282,11 @@ class LobbyService:
         return await asyncio.shield(loading)
 
     def _loaded(self, room_id: str, done: asyncio.Future[_CachedList]) -> None:
-        # Cached only if no event dropped the room meanwhile (on_event forgets the load).
+        # Cached only if no event dropped the room meanwhile (an event forgets the load).
         if self._loading.get(room_id) is done:
             del self._loading[room_id]
             if not done.cancelled() and done.exception() is None:
-                if len(self._lists) >= MAX_CACHED_LISTS:
-                    self._lists.clear()
-                self._lists[room_id] = done.result()
+                self._lists.put(room_id, done.result(), LIST_KEPT_S)
         elif not done.cancelled():
             done.exception()  # retrieved: a failed load is the waiters' error, not a log line
 
@@ -305,18 +311,19 @@ class LobbyService:
 
     def on_event(self, channel: str, _message: str) -> None:
         """Broker listener: a lobby event drops that room's cached list."""
-        if channel.startswith("lobby:{") and channel.endswith("}:events"):
-            self._forget_list(channel[len("lobby:{") : -len("}:events")])
+        room = room_of_channel(channel)
+        if room is not None:
+            self._forget_list(room)
 
     def _forget_list(self, room_id: str) -> None:
-        self._lists.pop(room_id, None)
+        self._lists.discard(room_id)
         self._loading.pop(room_id, None)
 
     async def decide(self, room: RoomSnapshot, participant_id: uuid.UUID, allow: bool) -> Place:
-        self._require_lobby(room)
+        self.require_lobby(room.access_level)
         status = Status.ACCEPTED if allow else Status.DENIED
-        cap = room.configuration.max_participants
-        if allow and await capacity.free_places(self._presence, str(room.id), cap) == 0:
+        if allow and await self._admission.free_places(room) == 0:
+            cap = room.configuration.max_participants
             assert cap is not None
             raise capacity.full(cap)
         outcome, place = await self.store.decide(str(room.id), str(participant_id), status)
@@ -331,26 +338,36 @@ class LobbyService:
         return place
 
     async def decide_all(self, room: RoomSnapshot, allow: bool) -> int:
-        self._require_lobby(room)
+        self.require_lobby(room.access_level)
         limit = None
         if allow:
             # Admits the oldest up to the cap; the others keep waiting.
-            cap = room.configuration.max_participants
-            limit = await capacity.free_places(self._presence, str(room.id), cap)
+            limit = await self._admission.free_places(room)
         status = Status.ACCEPTED if allow else Status.DENIED
         count = await self.store.decide_all(str(room.id), status, limit)
         self._forget_list(str(room.id))
         self._count_decision(status, "decided", count)
         return count
 
-    def _require_lobby(self, room: RoomSnapshot) -> None:
-        if not policy.has_lobby(self._settings, room.access_level):
-            raise BadRequest("Public rooms have no lobby: everyone joins directly.")
+    def require_lobby(self, access_level: AccessLevel) -> None:
+        if not policy.has_lobby(self._settings, access_level):
+            raise BadRequest(NO_LOBBY)
 
     async def clear_room(self, livekit_room: str) -> None:
         await self.store.clear(livekit_room)
         self._forget_list(livekit_room)
 
+    async def forget_identity(self, livekit_room: str, identity: str) -> None:
+        """Removes every place that would join as `identity` (someone removed)."""
+        await self.store.forget_identity(livekit_room, identity)
 
-def is_admin(role: Role | None) -> bool:
-    return role is not None and role.is_admin
+    async def send_back(self, livekit_room: str, identity: str, name: str) -> str:
+        """Puts a participant (back) in the lobby as waiting, under the place it had if
+        it had one (else under its identity); returns that place's id."""
+        place = await self.store.find_identity(livekit_room, identity)
+        participant_id = place.id if place is not None else identity
+        await self.store.requeue(livekit_room, participant_id, identity, name)
+        return participant_id
+
+    async def close(self) -> None:
+        await self.store.close()

@@ -5,14 +5,16 @@ start waiting, refresh, accept, deny, expire, forget, clear a room. A decision i
 compare-and-set on `waiting`, so of two concurrent decisions exactly one wins, and an
 expired place is purged before any decision, so it can't be revived.
 
-Each state change is published on the room's channel (`events_channel(room)`) as JSON
-`{"id", "status", "username", "requested_at"}` where status is `waiting`, `accepted`,
-`denied` or `left` (expired, forgotten, cleared).
+Each state change is published on the room's channel (`events_channel(room)`) as a
+`PlaceEvent` (JSON `{"id", "status", "username", "requested_at"}`, status `waiting`,
+`accepted`, `denied` or `left`: expired, forgotten, cleared). The Redis store's Lua
+`publish` writes the same four keys.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +37,40 @@ class Place:
     username: str
     identity: str  # the LiveKit identity it will join with
     requested_at_ms: int
+
+
+@dataclass(frozen=True)
+class PlaceEvent:
+    """A change of one place, as published on the room's channel."""
+
+    id: str
+    status: str  # a Status value
+    username: str
+    requested_at_ms: int
+
+    @classmethod
+    def of(cls, place: Place, status: Status) -> PlaceEvent:
+        return cls(place.id, status.value, place.username, place.requested_at_ms)
+
+    def message(self) -> str:
+        return json.dumps(
+            {
+                "id": self.id,
+                "status": self.status,
+                "username": self.username,
+                "requested_at": self.requested_at_ms,
+            }
+        )
+
+    @classmethod
+    def parse(cls, message: str) -> PlaceEvent:
+        raw = json.loads(message)
+        return cls(
+            str(raw.get("id", "")),
+            str(raw.get("status", "")),
+            str(raw.get("username", "")),
+            int(raw.get("requested_at", 0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -157,8 +193,17 @@ class LobbyStore(Protocol):
     async def close(self) -> None: ...
 
 
-LOBBY_EVENTS_PATTERN = "lobby:{*}:events"  # braces aren't special in Redis patterns
+_CHANNEL_HEAD, _CHANNEL_TAIL = "lobby:{", "}:events"
+LOBBY_EVENTS_PATTERN = _CHANNEL_HEAD + "*" + _CHANNEL_TAIL  # braces aren't special in patterns
 
 
 def events_channel(room: str) -> str:
-    return f"lobby:{{{room}}}:events"
+    return _CHANNEL_HEAD + room + _CHANNEL_TAIL
+
+
+def room_of_channel(channel: str) -> str | None:
+    """The room whose events `channel` carries (`events_channel`'s inverse); None for
+    another channel."""
+    if channel.startswith(_CHANNEL_HEAD) and channel.endswith(_CHANNEL_TAIL):
+        return channel[len(_CHANNEL_HEAD) : -len(_CHANNEL_TAIL)]
+    return None

@@ -1,7 +1,8 @@
 """The audit trail: each moderation act and lobby decision, whatever its outcome.
 
 Records are written in their own short transaction, so a refused or failed act is
-recorded even though the request's own transaction rolls back.
+recorded even though the request's own transaction rolls back; a successful act is
+recorded once that transaction has committed, before the answer.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from antechamber.db.session import after_commit, counted_page
 from antechamber.errors import DomainError
 from antechamber.moderation.models import AuditRecord
 from antechamber.text import without_control_characters
@@ -68,14 +70,20 @@ def outcome_of(exc: DomainError) -> str:
 
 @asynccontextmanager
 async def audited(
-    sessionmaker: async_sessionmaker[AsyncSession], room_id: uuid.UUID, act: Act
+    sessionmaker: async_sessionmaker[AsyncSession],
+    db: AsyncSession,
+    room_id: uuid.UUID,
+    act: Act,
 ) -> AsyncIterator[Act]:
+    """Records `act` with its outcome: a refusal or failure at once, a success once the
+    request's own transaction (`db`) has committed (SQLite has one writer at a time, and
+    the record is written in its own transaction)."""
     try:
         yield act
     except DomainError as exc:
         await write(sessionmaker, room_id, act, outcome_of(exc))
         raise
-    await write(sessionmaker, room_id, act, OK)
+    after_commit(db, lambda: write(sessionmaker, room_id, act, OK))
 
 
 async def write(
@@ -113,6 +121,6 @@ async def records_of(
 ) -> tuple[int, list[AuditRecord]]:
     """Newest first."""
     base = select(AuditRecord).where(AuditRecord.room_id == room_id)
-    count = (await db.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-    page = base.order_by(AuditRecord.created_at.desc(), AuditRecord.id).offset(offset).limit(limit)
-    return count, list((await db.execute(page)).scalars())
+    order = (AuditRecord.created_at.desc(), AuditRecord.id)
+    count, page = await counted_page(db, base, order, offset, limit)
+    return count, list(page.scalars())

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from antechamber.bans import BanStore
+from antechamber.db.session import after_commit
 from antechamber.errors import (
     BadRequest,
     DomainError,
@@ -25,9 +27,8 @@ from antechamber.errors import (
 )
 from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo, ParticipantPermission
 from antechamber.lobby.service import LobbyService
-from antechamber.moderation.bans import BanStore
 from antechamber.moderation.microphones import MicrophoneLocks
-from antechamber.rooms import accesses, policy
+from antechamber.rooms import accesses
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import Role, Room
 from antechamber.settings import Settings
@@ -117,6 +118,20 @@ class ModerationService:
             raise PermissionDenied("You are not in this room.") from exc
         attributes = claims.attributes or {}
         return Participant(claims.identity, attributes.get("is_authenticated") == "true")
+
+    async def muter(
+        self, db: AsyncSession, room: Room, user: User | None, authorization: str | None
+    ) -> Participant | None:
+        """Who may mute others here: the room's owners and administrators (None: no token
+        needed), and, when the room lets everyone mute, any participant proven by its
+        LiveKit token. Refused with the admin check's own answers otherwise."""
+        try:
+            await rooms.require_admin(db, room.id, user)
+        except (NotAuthenticated, PermissionDenied):
+            if not rooms.configuration_of(room).everyone_can_mute:
+                raise
+            return await self.participant(room, authorization)
+        return None
 
     async def mute_all(self, room: Room, allow_unmute: bool) -> MuteAllResult:
         """Mutes every microphone of everyone but the owners and administrators; without
@@ -226,7 +241,7 @@ class ModerationService:
     async def remove(self, room: Room, identity: str, ban_seconds: int | None) -> None:
         livekit_room = str(room.id)
         await self._livekit.remove_participant(livekit_room, identity)
-        await self._lobby.store.forget_identity(livekit_room, identity)
+        await self._lobby.forget_identity(livekit_room, identity)
         if ban_seconds:
             await self._bans.ban(livekit_room, identity, ban_seconds)
 
@@ -241,11 +256,13 @@ class ModerationService:
         if await rooms.role_of(db, room.id, user) is Role.OWNER:
             raise PermissionDenied("An owner can't be demoted.")
         await accesses.set_role_by_user(db, room, user, role)
-        # The role is what counts; the live attribute follows it, after it is durable.
-        await db.commit()
+        # The role is what counts; the live attribute follows it, once it is durable.
+        after_commit(db, lambda: self._show_role(str(room.id), identity, role))
+
+    async def _show_role(self, livekit_room: str, identity: str, role: Role) -> None:
         try:
             await self._livekit.update_participant(
-                str(room.id), identity, attributes={"room_role": role.value}
+                livekit_room, identity, attributes={"room_role": role.value}
             )
         except DomainError as exc:
             logger.info("room_role of %s not updated live: %s", identity, exc.detail)
@@ -268,16 +285,12 @@ class ModerationService:
 
     async def send_to_lobby(self, room: Room, identity: str) -> str:
         """Returns the lobby place id the participant now waits under."""
-        if not policy.has_lobby(self._settings, room.access_level):
-            raise BadRequest("Public rooms have no lobby: everyone joins directly.")
+        self._lobby.require_lobby(room.access_level)
         livekit_room = str(room.id)
         info = await self._livekit.get_participant(livekit_room, identity)
         await self._livekit.remove_participant(livekit_room, identity)
-        place = await self._lobby.store.find_identity(livekit_room, identity)
-        participant_id = place.id if place is not None else identity
         name = info.name or self._settings.default_display_name
-        await self._lobby.store.requeue(livekit_room, participant_id, identity, name)
-        return participant_id
+        return await self._lobby.send_back(livekit_room, identity, name)
 
 
 def _refuse_forbidden_grants(change: PermissionChange, current: ParticipantPermission) -> None:

@@ -30,6 +30,7 @@ SIZE_BUCKETS = (0, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000)
 class Metrics:
     def __init__(self, multiprocess_dir: Path | None = None) -> None:
         self._dir = multiprocess_dir
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -90,8 +91,19 @@ class Metrics:
         )
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        # The labelled children, looked up once per (method, route, status): `labels()`
+        # validates and locks on every call, most of a request's metrics cost. Bounded as
+        # the labels are (the server accepts a fixed set of methods).
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def dependency_error(self, dependency: str) -> None:
         self.dependency_errors.labels(dependency).inc()

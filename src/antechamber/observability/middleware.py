@@ -9,9 +9,9 @@ no ids in them).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +32,8 @@ def request_id_of(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER and _VALID_ID.fullmatch(value):
             return str(value.decode("ascii"))
-    return uuid.uuid4().hex
+    # 32 random hex digits, as uuid4().hex but without building a UUID per request.
+    return os.urandom(16).hex()
 
 
 def dependency_of(exc: BaseException) -> str | None:
@@ -98,7 +99,11 @@ class ObservabilityMiddleware:
             template = route_template(scope)
             method = scope.get("method", "")
             self.metrics.request(method, template, status, seconds)
-            if self.access_log and scope.get("path") not in QUIET_PATHS:
+            if (
+                self.access_log
+                and access_logger.isEnabledFor(logging.INFO)
+                and scope.get("path") not in QUIET_PATHS
+            ):
                 self._log(scope, method, template, status, seconds)
             REQUEST_ID.reset(token)
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from antechamber.bans import BanStore
 from antechamber.errors import DomainError, NotFound
 from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo
-from antechamber.moderation.bans import BanStore
 from antechamber.presence.store import Change, PresenceStore, PresentParticipant
 from antechamber.presence.turns import Turns, lock_key, turn_key
 from antechamber.settings import ReconcileSettings

@@ -23,7 +23,7 @@ from antechamber.presence.store import (
     PresentParticipant,
     ordered,
 )
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, text
 
 DEFAULT_TTL_S = 24 * 3600
 ROOMS_KEY = "presence:rooms"
@@ -106,7 +106,7 @@ class RedisPresenceStore:
     async def left(self, room: str, identity: str, sid: str) -> Left:
         keys = [presence_key(room), gone_key(room)]
         outcome = await self._left(keys=keys, args=[identity, sid, TOMBSTONE_TTL_S])
-        return Left(outcome.decode() if isinstance(outcome, bytes) else outcome)
+        return Left(text(outcome))
 
     async def participants(self, room: str) -> list[PresentParticipant]:
         raw = await self._redis.hgetall(presence_key(room))
@@ -132,7 +132,7 @@ class RedisPresenceStore:
         oldest = (time.time() - self._ttl_s) * 1000
         await self._redis.zremrangebyscore(ROOMS_KEY, "-inf", oldest)
         names = await self._redis.zrange(ROOMS_KEY, 0, limit - 1)
-        return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        return [text(n) for n in names]
 
     async def clear_room(self, room: str) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from antechamber.auth.caller import Caller
+from antechamber.db.session import counted_page
 from antechamber.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import ResourceAccess, Role, Room
@@ -34,9 +35,9 @@ async def list_for(
     stmt = select(ResourceAccess).where(ResourceAccess.room_id.in_(administered))
     if resource is not None:
         stmt = stmt.where(ResourceAccess.room_id == resource)
-    count = (await db.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    page = stmt.order_by(ResourceAccess.created_at, ResourceAccess.id).offset(offset).limit(limit)
-    return count, list((await db.execute(page)).scalars())
+    order = (ResourceAccess.created_at, ResourceAccess.id)
+    count, page = await counted_page(db, stmt, order, offset, limit)
+    return count, list(page.scalars())
 
 
 async def _administered_access(
@@ -65,7 +66,7 @@ async def create(
     room = await db.get(Room, room_id)
     if room is None:
         raise NotFound("No such room.")
-    caller_role = await rooms.require_admin(db, room, caller)
+    caller_role = await rooms.require_admin(db, room.id, caller.user)
     if role is Role.OWNER and caller_role is not Role.OWNER:
         raise PermissionDenied("Only an owner can make someone an owner.")
     if await db.get(User, user_id) is None:

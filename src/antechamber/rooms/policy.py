@@ -11,7 +11,6 @@ from __future__ import annotations
 from antechamber.auth.caller import Caller
 from antechamber.errors import NotAuthenticated
 from antechamber.rooms.models import AccessLevel, Role
-from antechamber.rooms.service import may_join_directly
 from antechamber.settings import Settings
 
 STRICTNESS = (AccessLevel.PUBLIC, AccessLevel.TRUSTED, AccessLevel.RESTRICTED)
@@ -33,10 +32,16 @@ def require_anonymous_allowed(settings: Settings, caller: Caller) -> None:
 
 
 def may_join(settings: Settings, level: AccessLevel, caller: Caller, role: Role | None) -> bool:
-    """Who skips the lobby, under the policy."""
+    """Who skips the lobby, under the policy: everyone in public rooms, logged-in users in
+    trusted ones, holders of a role in restricted ones."""
     if not caller.is_authenticated and not settings.allow_anonymous:
         return False
-    return may_join_directly(effective_level(settings, level), caller, role)
+    level = effective_level(settings, level)
+    if level is AccessLevel.PUBLIC:
+        return True
+    if level is AccessLevel.TRUSTED:
+        return caller.is_authenticated
+    return role is not None
 
 
 def has_lobby(settings: Settings, level: AccessLevel) -> bool:

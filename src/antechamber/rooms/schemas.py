@@ -13,7 +13,7 @@ from pydantic import (
     field_validator,
 )
 
-from antechamber.http.body import RequestBody
+from antechamber.request_body import RequestBody
 from antechamber.rooms.models import AccessLevel, Role
 from antechamber.text import NAME_SCHEMA, clean_name
 from antechamber.users.schemas import UserBrief

@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from antechamber.auth.caller import Caller
+from antechamber.db.session import after_commit, counted_page
 from antechamber.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from antechamber.pubsub import Broker
 from antechamber.rooms import slugs
-from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache, RoomSnapshot
+from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache, RoomSnapshot, created_message
 from antechamber.rooms.models import AccessLevel, ResourceAccess, Role, Room
 from antechamber.rooms.schemas import (
     AccessOut,
@@ -64,29 +64,25 @@ async def role_of(db: AsyncSession, room_id: uuid.UUID, user: User | None) -> Ro
     return (await db.execute(stmt)).scalar_one_or_none()
 
 
-def may_join_directly(access_level: AccessLevel, caller: Caller, role: Role | None) -> bool:
-    """Who skips the lobby; re-evaluated on every call, never remembered."""
-    if access_level is AccessLevel.PUBLIC:
-        return True
-    if access_level is AccessLevel.TRUSTED:
-        return caller.is_authenticated
-    return role is not None
-
-
 def configuration_of(room: Room) -> RoomConfiguration:
     return RoomConfiguration.model_validate(room.configuration or {})
 
 
-async def require_admin(db: AsyncSession, room: Room, caller: Caller) -> Role:
-    return await require_admin_by_id(db, room.id, caller)
-
-
-async def require_admin_by_id(db: AsyncSession, room_id: uuid.UUID, caller: Caller) -> Role:
-    if caller.user is None:
+async def require_admin(db: AsyncSession, room_id: uuid.UUID, user: User | None) -> Role:
+    if user is None:
         raise NotAuthenticated("Log in to administer this room.")
-    role = await role_of(db, room_id, caller.user)
+    role = await role_of(db, room_id, user)
     if role is None or not role.is_admin:
         raise PermissionDenied("Only the room's owners and administrators may do this.")
+    return role
+
+
+async def require_owner(db: AsyncSession, room_id: uuid.UUID, user: User | None) -> Role:
+    """Only an owner deletes a room (administrators are refused as any other non-owner,
+    after the admin check's own answers)."""
+    role = await require_admin(db, room_id, user)
+    if role is not Role.OWNER:
+        raise PermissionDenied("Only an owner can delete the room.")
     return role
 
 
@@ -165,8 +161,20 @@ def _not_offered(settings: Settings, level: AccessLevel) -> str:
     return f"This service doesn't offer {level.value} rooms; use one of: {choices}."
 
 
+def _changed(db: AsyncSession, broker: Broker, room: Room) -> None:
+    """Once committed, every process drops its cached copy of the room."""
+    room_id = str(room.id)
+    after_commit(db, lambda: broker.publish(ROOMS_CHANNEL, room_id))
+
+
 async def update(
-    db: AsyncSession, settings: Settings, room: Room, body: RoomUpdate, *, partial: bool
+    db: AsyncSession,
+    settings: Settings,
+    broker: Broker,
+    room: Room,
+    body: RoomUpdate,
+    *,
+    partial: bool,
 ) -> Room:
     if body.access_level is not None and body.access_level.value not in settings.access_levels:
         raise InvalidInput("access_level", _not_offered(settings, body.access_level))
@@ -179,6 +187,7 @@ async def update(
         merged: dict[str, Any] = {**room.configuration, **given} if partial else given
         room.configuration = _validated_configuration(merged)
     await db.flush()
+    _changed(db, broker, room)
     return room
 
 
@@ -198,9 +207,10 @@ def _first_error(exc: ValueError) -> str:
     return str(exc)
 
 
-async def delete(db: AsyncSession, room: Room) -> None:
+async def delete(db: AsyncSession, broker: Broker, room: Room) -> None:
     await db.delete(room)
     await db.flush()
+    _changed(db, broker, room)
 
 
 async def rooms_of(
@@ -211,10 +221,7 @@ async def rooms_of(
         .join(ResourceAccess)
         .where(ResourceAccess.user_id == user.id)
     )
-    count = (await db.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-    rows = await db.execute(
-        base.order_by(Room.created_at.desc(), Room.id).offset(offset).limit(limit)
-    )
+    count, rows = await counted_page(db, base, (Room.created_at.desc(), Room.id), offset, limit)
     return count, [(room, role) for room, role in rows]
 
 
@@ -232,16 +239,29 @@ async def snapshot(db: AsyncSession, cache: RoomCache, key: str) -> RoomSnapshot
         cache.put_missing(cache_key, generation)
         return None
     fresh = RoomSnapshot.of(room)
-    cache.put(cache_key, fresh, generation)
+    cache.put(cache_key, fresh)
     return fresh
 
 
-async def announce_created(room: Room, cache: RoomCache, broker: Broker) -> None:
-    """After the commit: every process forgets that this slug (or id) named no room. This
-    process at once (the next request may be its own), the others through the broker."""
-    for key in (room.slug, str(room.id)):
-        cache.invalidate(key)
-        await broker.publish(ROOMS_CHANNEL, key)
+def announce_created(db: AsyncSession, cache: RoomCache, broker: Broker, room: Room) -> None:
+    """Once committed, every process forgets that this slug (or id) named no room: this
+    process at once (the next request may be the creator's own), the others through the
+    broker."""
+    keys = (room.slug, str(room.id))
+
+    async def announce() -> None:
+        for key in keys:
+            cache.invalidate(created_message(key))
+            await broker.publish(ROOMS_CHANNEL, created_message(key))
+
+    after_commit(db, announce)
+
+
+async def snapshot_or_404(db: AsyncSession, cache: RoomCache, key: str) -> RoomSnapshot:
+    room = await snapshot(db, cache, key)
+    if room is None:
+        raise NotFound("No such room.")
+    return room
 
 
 async def is_registered_livekit_room(db: AsyncSession, livekit_room: str) -> bool:

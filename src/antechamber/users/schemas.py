@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from antechamber.http.body import RequestBody
+from antechamber.request_body import RequestBody
 from antechamber.text import NAME_SCHEMA, clean_name
 from antechamber.users.models import User
 

@@ -20,9 +20,9 @@ from typing import Protocol
 
 from livekit.protocol.webhook import WebhookEvent
 
+from antechamber.bans import BanStore
 from antechamber.errors import DomainError, NotFound
 from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo
-from antechamber.moderation.bans import BanStore
 from antechamber.presence.store import Left, PresenceStore, PresentParticipant
 from antechamber.rooms.schemas import RoomConfiguration
 from livekit import api as lk

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 import secrets
-import time
 from typing import Protocol
 
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, text
+from antechamber.ttlmap import TTLMap
 
 CLAIM_TTL_S = 30  # longer than any handler may take (LiveKit calls time out sooner)
 DONE_TTL_S = 24 * 3600  # LiveKit's redeliveries come within minutes
@@ -65,7 +65,7 @@ class RedisProcessedEvents:
 
     async def claim(self, event_id: str, token: str) -> Claim:
         state = await self._claim(keys=[event_key(event_id)], args=[token, CLAIM_TTL_S])
-        return Claim(state.decode() if isinstance(state, bytes) else state)
+        return Claim(text(state))
 
     async def finish(self, event_id: str) -> None:
         await self._redis.set(event_key(event_id), "done", ex=DONE_TTL_S)
@@ -78,25 +78,13 @@ class MemoryProcessedEvents:
     """For the single-process embedded default; expiries as in Redis."""
 
     def __init__(self) -> None:
-        self._states: dict[str, tuple[str, float]] = {}
+        self._states: TTLMap[str, str] = TTLMap()
 
     def _get(self, event_id: str) -> str | None:
-        entry = self._states.get(event_id)
-        if entry is None:
-            return None
-        if entry[1] <= time.monotonic():
-            del self._states[event_id]
-            return None
-        return entry[0]
+        return self._states.get(event_id)
 
     def _set(self, event_id: str, state: str, ttl_s: int) -> None:
-        if len(self._states) > 10_000:
-            self._prune()
-        self._states[event_id] = (state, time.monotonic() + ttl_s)
-
-    def _prune(self) -> None:
-        now = time.monotonic()
-        self._states = {k: v for k, v in self._states.items() if v[1] > now}
+        self._states.put(event_id, state, ttl_s)
 
     async def claim(self, event_id: str, token: str) -> Claim:
         state = self._get(event_id)
@@ -112,4 +100,4 @@ class MemoryProcessedEvents:
 
     async def release(self, event_id: str, token: str) -> None:
         if self._get(event_id) == "claim:" + token:
-            del self._states[event_id]
+            self._states.discard(event_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from antechamber.errors import InvalidInput
-from antechamber.http.deps import ServicesDep
+from antechamber.http.deps import Webhooks
 from antechamber.http.openapi import ErrorBody, errors
 from antechamber.webhooks.service import Outcome
 
@@ -22,11 +22,11 @@ WEBHOOK_PATH = "/rooms/webhooks-livekit/"
         503: {"description": "not handled now; LiveKit retries", "model": ErrorBody},
     },
 )
-async def livekit_webhook(request: Request, services: ServicesDep) -> dict[str, Outcome]:
+async def livekit_webhook(request: Request, webhooks: Webhooks) -> dict[str, Outcome]:
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > MAX_BODY_BYTES:
             raise InvalidInput("body", "The webhook's body is too large.")
-    outcome = await services.webhooks.receive(bytes(body), request.headers.get("authorization"))
+    outcome = await webhooks.receive(bytes(body), request.headers.get("authorization"))
     return {"status": outcome}

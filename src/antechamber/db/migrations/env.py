@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from antechamber.db.models import Base
 from antechamber.db.session import create_engine
 from antechamber.settings import DatabaseSettings
+from antechamber.tables import Base
 
 target_metadata = Base.metadata
 

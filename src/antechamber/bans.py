@@ -16,7 +16,8 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, text
+from antechamber.ttlmap import TTLMap
 
 MAX_BAN_SECONDS = 30 * 86400
 ROOMS_KEY = "ban:rooms"
@@ -64,20 +65,15 @@ class RedisBanStore:
     async def rooms_with_bans(self, limit: int) -> list[str]:
         await self._redis.zremrangebyscore(ROOMS_KEY, "-inf", time.time() * 1000)
         names = await self._redis.zrange(ROOMS_KEY, 0, limit - 1)
-        return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        return [text(n) for n in names]
 
 
 class MemoryBanStore:
     def __init__(self) -> None:
-        self._until: dict[tuple[str, str], float] = {}
-
-    def _prune(self) -> None:
-        now = time.monotonic()
-        self._until = {k: t for k, t in self._until.items() if t > now}
+        self._bans: TTLMap[tuple[str, str], bool] = TTLMap()
 
     async def ban(self, room: str, identity: str, seconds: int) -> None:
-        self._prune()
-        self._until[(room, identity)] = time.monotonic() + seconds
+        self._bans.put((room, identity), True, seconds)
 
     async def is_banned(self, room: str, identity: str) -> bool:
         return self.banned_now(room, identity)
@@ -85,11 +81,10 @@ class MemoryBanStore:
     def banned_now(self, room: str, identity: str) -> bool:
         """The same, without awaiting: the memory lobby store checks it inside its own
         atomic request-entry, as the Redis store's script reads the ban key."""
-        return self._until.get((room, identity), 0.0) > time.monotonic()
+        return self._bans.get((room, identity)) is not None
 
     async def banned_among(self, room: str, identities: Sequence[str]) -> set[str]:
         return {i for i in identities if await self.is_banned(room, i)}
 
     async def rooms_with_bans(self, limit: int) -> list[str]:
-        self._prune()
-        return list(dict.fromkeys(room for room, _ in self._until))[:limit]
+        return list(dict.fromkeys(room for (room, _), _ in self._bans.items()))[:limit]

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from antechamber.db.session import ping
-from antechamber.http.deps import ServicesDep
+from antechamber.http.deps import AppSettings, Engine, Oidc, Redis, ServerShutdown
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 2.0
@@ -25,12 +25,12 @@ async def healthz() -> dict[str, str]:
 
 
 @health.get("/readyz", responses={503: {"description": "a dependency does not answer"}})
-async def readyz(services: ServicesDep) -> JSONResponse:
-    if services.shutdown.draining:
+async def readyz(shutdown: ServerShutdown, engine: Engine, redis: Redis) -> JSONResponse:
+    if shutdown.draining:
         return JSONResponse({"status": "stopping", "failed": []}, status_code=503)
-    checks: dict[str, Any] = {"database": ping(services.engine)}
-    if services.redis is not None:
-        checks["redis"] = services.redis.ping()
+    checks: dict[str, Any] = {"database": ping(engine)}
+    if redis is not None:
+        checks["redis"] = redis.ping()
     failed = []
     for name, check in checks.items():
         try:
@@ -54,12 +54,9 @@ _BACKGROUND_IMAGE_LIMITS = {
 
 
 @api.get("/config/")
-async def config(services: ServicesDep) -> dict[str, Any]:
-    settings = services.settings
+async def config(settings: AppSettings, oidc: Oidc) -> dict[str, Any]:
     front = settings.frontend
-    login_methods = [
-        m for m, on in (("oidc", services.oidc), ("dev", settings.dev_login_enabled)) if on
-    ]
+    login_methods = [m for m, on in (("oidc", oidc), ("dev", settings.dev_login_enabled)) if on]
     return {
         "LANGUAGE_CODE": front.language_code,
         "livekit": {
@@ -88,7 +85,7 @@ async def config(services: ServicesDep) -> dict[str, Any]:
         "support": {},
         "feedback": {},
         "silence_livekit_debug_logs": front.silence_livekit_debug_logs,
-        "is_silent_login_enabled": services.oidc is not None and front.is_silent_login_enabled,
+        "is_silent_login_enabled": oidc is not None and front.is_silent_login_enabled,
         "idle_disconnect_warning_delay": front.idle_disconnect_warning_delay,
         "external_home_url": front.external_home_url,
         "use_french_gov_footer": front.use_french_gov_footer,

@@ -1,0 +1,1 @@
+"""Admission: may this caller join this room now, as whom, with which grants."""
