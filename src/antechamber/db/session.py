@@ -70,24 +70,23 @@ async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
     """A session whose transaction commits when the request succeeds, else rolls back;
-    the only place a request's data is committed.
+    the only place a request's data is committed, then its `after_commit` actions run.
 
-    A context manager, so an error thrown in by the caller reaches it at once (iterated
-    with `async for`, the generator was left suspended on errors and its connection stayed
-    checked out until the garbage collector closed it).
+    Lazy: a bare `AsyncSession` opens its transaction (and checks out a connection) on
+    first use only, so a request that never touched it (a poll served from Redis and the
+    room cache) costs no transaction, no commit and no close. A context manager, so an
+    error thrown in by the caller reaches it at once.
     """
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
-        await run_after_commit(session)
-
-
-async def run_after_commit(session: AsyncSession) -> None:
-    """Runs what `after_commit` registered, once the session committed."""
+    session = sessionmaker()
+    try:
+        yield session
+        if session.in_transaction():
+            await session.commit()
+    finally:
+        # Still in a transaction here: the caller (or the commit) failed. Closing rolls
+        # back and returns the connection at once.
+        if session.in_transaction():
+            await session.close()
     for action in session.info.pop(_AFTER_COMMIT, []):
         await action()
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from antechamber.admission.service import AdmissionService
 from antechamber.auth.caller import Caller
 from antechamber.auth.sessions import KeyValueStore, SessionService
-from antechamber.db.session import run_after_commit
+from antechamber.db.session import transaction
 from antechamber.diagnostics.service import DiagnosticsService
 from antechamber.errors import NotAuthenticated
 from antechamber.http import csrf
@@ -91,23 +91,9 @@ ClientAddress = Annotated[str, Depends(client_address)]
 
 
 async def get_db(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession]:
-    """The request's session, lazy: a bare `AsyncSession` opens its transaction (and checks
-    out a connection) on first use only. Committed when the route returns if it was used;
-    a request that never touched it (a poll served from Redis and the room cache) costs
-    no transaction, no commit and no close."""
-    session = sessionmaker()
-    try:
+    """The request's session (lazy: see `transaction`), committed when the route returns."""
+    async with transaction(sessionmaker) as session:
         yield session
-        if session.in_transaction():
-            await session.commit()
-        # What must follow the commit (other processes told, the audit written...),
-        # still before the answer.
-        await run_after_commit(session)
-    finally:
-        # Still in a transaction here: the route (or the commit) failed. Closing rolls
-        # back and returns the connection at once.
-        if session.in_transaction():
-            await session.close()
 
 
 # scope="function": the transaction ends (commits, or fails into an error answer) when the

@@ -122,8 +122,21 @@ def _sqlstate(exc: db_errors.DBAPIError) -> str:
     return str(code or "")
 
 
+# Raised by the PostgreSQL driver itself, unwrapped, when the server goes away while
+# SQLAlchemy's dialect sets up a new connection (its connect hook, not a query): named, so
+# that processes on SQLite never import the driver.
+_DRIVER_CONNECTION_ERRORS = frozenset(
+    {
+        ("asyncpg.exceptions._base", "InterfaceError"),  # "connection is closed"
+        ("asyncpg.exceptions", "ConnectionDoesNotExistError"),
+    }
+)
+
+
 def database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, db_errors.TimeoutError):  # no pooled connection came free in time
+        return True
+    if (type(exc).__module__, type(exc).__name__) in _DRIVER_CONNECTION_ERRORS:
         return True
     if not isinstance(exc, db_errors.DBAPIError):
         return False
@@ -166,6 +179,8 @@ async def _network_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    if database_unavailable(exc):
+        return _unavailable("the database", exc)
     logger.exception("unhandled error", exc_info=exc)
     return JSONResponse({"detail": "Internal error."}, status_code=500)
 
