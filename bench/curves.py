@@ -108,6 +108,9 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
         print("  ".join(cell.rjust(width) for cell, width in zip(cells, widths, strict=True)))
 
 
+PAGE = 100  # the paged series' ?limit=
+
+
 def waiting_curve(plan: Plan, out: Path) -> None:
     env = production_env(**LOBBY)
     room = asyncio.run(create_room(env, "trusted"))
@@ -122,31 +125,53 @@ def waiting_curve(plan: Plan, out: Path) -> None:
             asyncio.run(fill_lobby(str(room.id), size - waiting, first=waiting))
             waiting = size
             log(f"waiting list: {size} waiting")
-            numbers = drive(url, load, extra)
-            points.append((size, numbers, list(worker_rss(server).values())))
+            whole = drive(url, load, extra)
+            page = drive(f"{url}?limit={PAGE}", load, extra)
+            points.append((size, whole, page, list(worker_rss(server).values())))
     print_table(
         f"GET waiting-participants against the list's size (wrk -t{load.threads} "
-        f"-c{load.connections} -d{load.duration}, {plan.workers} workers)",
-        ["waiting", "req/s", "p50", "p99", "non-2xx", "RSS/worker MiB"],
+        f"-c{load.connections} -d{load.duration}, {plan.workers} workers): the whole list, "
+        f"then its first page (?limit={PAGE})",
+        [
+            "waiting",
+            "req/s",
+            "p50",
+            "p99",
+            "non-2xx",
+            "page req/s",
+            "page p50",
+            "page p99",
+            "RSS/worker MiB",
+        ],
         [
             [
                 f"{size:,}",
-                numbers["requests_per_s"],
-                numbers["p50"],
-                numbers["p99"],
-                f"{numbers['non_2xx']} of {numbers['requests']}",
+                whole["requests_per_s"],
+                whole["p50"],
+                whole["p99"],
+                f"{whole['non_2xx']} of {whole['requests']}",
+                page["requests_per_s"],
+                page["p50"],
+                page["p99"],
                 " / ".join(f"{mib:.1f}" for mib in rss),
             ]
-            for size, numbers, rss in points
+            for size, whole, page, rss in points
         ],
     )
     plt = pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    sizes = [size for size, _, _ in points]
-    left.plot(sizes, [float(n["requests_per_s"]) for _, n, _ in points], marker="o")
+    sizes = [size for size, _, _, _ in points]
+    series = {
+        "whole list": [whole for _, whole, _, _ in points],
+        f"?limit={PAGE}": [page for _, _, page, _ in points],
+    }
+    for label, runs in series.items():
+        left.plot(sizes, [float(n["requests_per_s"]) for n in runs], marker="o", label=label)
+        for key in ("p50", "p99"):
+            latencies = [wrk_ms(n[key]) for n in runs]
+            right.plot(sizes, latencies, marker="o", label=f"{label} {key}")
     left.set(xscale="log", xlabel="people waiting", ylabel="requests/s", title="throughput")
-    for key in ("p50", "p99"):
-        right.plot(sizes, [wrk_ms(n[key]) for _, n, _ in points], marker="o", label=key)
+    left.legend()
     right.set(xscale="log", yscale="log", xlabel="people waiting", ylabel="latency (ms)")
     right.set_title("latency")
     right.legend()

@@ -76,6 +76,11 @@ class MemoryBanStore:
         self._bans.put((room, identity), True, seconds)
 
     async def is_banned(self, room: str, identity: str) -> bool:
+        return self.banned_now(room, identity)
+
+    def banned_now(self, room: str, identity: str) -> bool:
+        """The same, without awaiting: the memory lobby store checks it inside its own
+        atomic request-entry, as the Redis store's script reads the ban key."""
         return self._bans.get((room, identity)) is not None
 
     async def banned_among(self, room: str, identities: Sequence[str]) -> set[str]:

@@ -145,11 +145,14 @@ def build_stores(settings: Settings, redis: RedisClient | None) -> Stores:
     )
     if redis is None:
         broker = MemoryBroker()
+        bans = MemoryBanStore()
         return Stores(
             kv=MemoryKeyValueStore(),
             broker=broker,
-            lobby=MemoryLobbyStore(timeouts, broker.publish_now),
-            bans=MemoryBanStore(),
+            # Reads bans itself, in its atomic request-entry, as the Redis store's script
+            # reads the ban keys (same layout as RedisBanStore's).
+            lobby=MemoryLobbyStore(timeouts, broker.publish_now, banned=bans.banned_now),
+            bans=bans,
             presence=MemoryPresenceStore(),
             processed=MemoryProcessedEvents(),
             turns=MemoryTurns(),
@@ -177,7 +180,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     stores = build_stores(settings, redis)
     tokens = TokenIssuer(settings)
     livekit = build_gateway(settings.livekit, metrics)
-    notifier = WaitingNotifier(livekit)
+    # Only live rooms are told that someone waits: presence (from webhooks) knows which.
+    notifier = WaitingNotifier(livekit, stores.presence)
     admission = AdmissionService(settings, tokens, stores.bans, stores.presence)
     lobby = LobbyService(stores.lobby, settings, admission, notifier, metrics)
     listeners: list[RoomFinishedListener] = [stores.presence, lobby]

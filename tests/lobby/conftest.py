@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
+from antechamber.bans import BanStore, MemoryBanStore, RedisBanStore
 from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, LobbyStore, Timeouts
@@ -20,6 +21,7 @@ from tests.redis_cluster import cluster_client
 class StoreUnderTest:
     store: LobbyStore
     broker: Broker
+    bans: BanStore  # the ban store the lobby store reads bans from
 
 
 StoreFactory = Callable[[Timeouts], StoreUnderTest]
@@ -41,10 +43,12 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
         if redis is not None:
             broker: Broker = RedisBroker(redis, (LOBBY_EVENTS_PATTERN,))
             brokers.append(broker)
-            return StoreUnderTest(RedisLobbyStore(redis, timeouts), broker)
+            return StoreUnderTest(RedisLobbyStore(redis, timeouts), broker, RedisBanStore(redis))
         memory = MemoryBroker()
         brokers.append(memory)
-        return StoreUnderTest(MemoryLobbyStore(timeouts, memory.publish_now), memory)
+        bans = MemoryBanStore()
+        store = MemoryLobbyStore(timeouts, memory.publish_now, banned=bans.banned_now)
+        return StoreUnderTest(store, memory, bans)
 
     yield factory
     for broker in brokers:

@@ -288,3 +288,144 @@ async def test_it_publishes_every_change_on_the_rooms_channel(make_store: StoreF
             if len(seen) == 4:
                 break
     assert seen == [(ann, "waiting"), (bob, "waiting"), (ann, "accepted"), (bob, "left")]
+
+
+async def test_it_refuses_a_banned_identity_and_neither_creates_nor_keeps_its_place(
+    make_store: StoreFactory,
+) -> None:
+    under_test = make_store(SHORT)
+    store, bans = under_test.store, under_test.bans
+    ann, bob = new_id(), new_id()
+    assert (await ask(store, ann)).outcome is RequestOutcome.CREATED
+    await bans.ban(ROOM, f"identity-{ann}", 60)
+    await bans.ban(ROOM, f"identity-{bob}", 60)
+    for _ in range(4):  # polls past the waiting timeout: a banned poll refreshes nothing
+        banned = await ask(store, ann)
+        assert banned.outcome is RequestOutcome.BANNED
+        assert banned.place is None
+        await asyncio.sleep(0.1)
+    assert (await ask(store, bob)).outcome is RequestOutcome.BANNED
+    assert await store.waiting(ROOM) == []
+    assert await store.get(ROOM, ann, refresh=False) is None
+    assert await store.get(ROOM, bob, refresh=False) is None
+    # The ban is per room.
+    assert (await ask(store, bob, room=OTHER_ROOM)).outcome is RequestOutcome.CREATED
+
+
+async def test_it_changes_the_version_with_every_change_of_the_list_only(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store(Timeouts(60_000, 60_000, 60_000)).store
+    ann, bob = new_id(), new_id()
+    empty, fresh_ms = await store.version(ROOM)
+    assert fresh_ms == -1  # nobody: nothing will expire
+    await ask(store, ann)
+    after_ann, fresh_ms = await store.version(ROOM)
+    assert after_ann != empty
+    assert 0 < fresh_ms <= 60_000
+    await ask(store, ann)  # a poll: same list
+    await store.get(ROOM, ann, refresh=True)
+    assert (await store.version(ROOM))[0] == after_ann
+    await ask(store, ann, name="Ann B.")  # a new name shows in the list
+    renamed = (await store.version(ROOM))[0]
+    assert renamed != after_ann
+    await asyncio.sleep(0.002)
+    await ask(store, bob)
+    listing = await store.waiting_list(ROOM)
+    assert [p.id for p in listing.places] == [ann, bob]
+    assert listing.version == (await store.version(ROOM))[0] != renamed
+    await store.decide(ROOM, bob, Status.DENIED)
+    decided = (await store.version(ROOM))[0]
+    assert decided != listing.version
+    await store.decide(ROOM, bob, Status.DENIED)  # the same decision: nothing changed
+    assert (await store.version(ROOM))[0] == decided
+    await store.clear(ROOM)
+    cleared = (await store.version(ROOM))[0]  # may equal `empty`: the same (empty) list
+    await ask(store, ann)
+    seen = {after_ann, renamed, listing.version, decided}
+    assert len(seen) == 4
+    assert cleared not in seen
+    assert (await store.version(ROOM))[0] not in {empty, cleared, *seen}
+
+
+async def test_it_counts_only_waiting_places_against_the_cap_through_every_transition(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store(Timeouts(waiting_ms=300, accepted_ms=60_000, denied_ms=60_000)).store
+    people = [new_id() for _ in range(8)]
+
+    async def new_place(who: str) -> RequestOutcome:
+        return (await ask(store, who, max_waiting=2)).outcome
+
+    assert [await new_place(p) for p in people[:3]] == [
+        RequestOutcome.CREATED,
+        RequestOutcome.CREATED,
+        RequestOutcome.FULL,
+    ]
+    await store.forget(ROOM, people[0])
+    assert await new_place(people[2]) is RequestOutcome.CREATED
+    assert await store.decide_all(ROOM, Status.ACCEPTED, 1) == 1  # people[1]
+    assert await new_place(people[3]) is RequestOutcome.CREATED
+    assert await new_place(people[4]) is RequestOutcome.FULL
+    await store.requeue(ROOM, people[1], f"identity-{people[1]}", "Ann")  # accepted -> waiting
+    await store.requeue(ROOM, people[2], f"identity-{people[2]}", "Ann")  # waiting -> waiting
+    assert await store.forget_identity(ROOM, f"identity-{people[3]}") == 1
+    assert await new_place(people[4]) is RequestOutcome.FULL  # 1 and 2 wait
+    await asyncio.sleep(0.4)  # both expire
+    assert [await new_place(p) for p in people[4:7]] == [
+        RequestOutcome.CREATED,
+        RequestOutcome.CREATED,
+        RequestOutcome.FULL,
+    ]
+    await store.decide(ROOM, people[4], Status.DENIED)
+    assert await new_place(people[6]) is RequestOutcome.CREATED
+    await store.clear(ROOM)
+    assert [await new_place(p) for p in people[5:8]] == [
+        RequestOutcome.CREATED,
+        RequestOutcome.CREATED,
+        RequestOutcome.FULL,
+    ]
+
+
+async def test_it_keeps_any_participant_id_and_an_identity_equal_to_it(
+    make_store: StoreFactory,
+) -> None:
+    under_test = make_store(Timeouts(60_000, 60_000, 60_000))
+    store, broker = under_test.store, under_test.broker
+    # Service ids are UUIDs; other text ids must survive unchanged too, whatever their length.
+    ids = [new_id(), "alice", "x" * 15, "y" * 16, "z" * 17, "\u00e9t\u00e9-" + "w" * 12]
+    async with broker.subscribe(events_channel(ROOM)) as subscription:
+        for pid in ids:
+            result = await store.request(ROOM, pid, pid, f"name {pid}", "127.0.0.1", 100, NO_LIMIT)
+            assert result.place is not None
+            assert (result.place.id, result.place.identity) == (pid, pid)
+        seen: list[str] = []
+        while len(seen) < len(ids) and (message := await subscription.next(1.0)) is not None:
+            seen.append(json.loads(message)["id"])
+    assert seen == ids
+    listed = await store.waiting(ROOM)
+    assert sorted((p.id, p.identity, p.username) for p in listed) == sorted(
+        (pid, pid, f"name {pid}") for pid in ids
+    )
+    for pid in ids:
+        found = await store.find_identity(ROOM, pid)
+        assert found is not None
+        assert found.id == pid
+    assert await store.forget_identity(ROOM, ids[0]) == 1
+    assert await store.forget_identity(ROOM, "y" * 16) == 1
+    assert {p.id for p in await store.waiting(ROOM)} == set(ids) - {ids[0], "y" * 16}
+
+
+async def test_it_lists_ties_in_arrival_by_id_and_decides_the_oldest_in_that_order(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store(Timeouts(60_000, 60_000, 60_000)).store
+    people = [new_id() for _ in range(30)]
+    await ask(store, people[0])  # the client connected (a cluster client's first calls race)
+    await asyncio.gather(*(ask(store, who) for who in people[1:]))  # many in the same ms
+    listed = await store.waiting(ROOM)
+    assert [(p.requested_at_ms, p.id) for p in listed] == sorted(
+        (p.requested_at_ms, p.id) for p in listed
+    )
+    assert await store.decide_all(ROOM, Status.ACCEPTED, 10) == 10
+    assert [p.id for p in await store.waiting(ROOM)] == [p.id for p in listed[10:]]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from antechamber.presence.store import PresentParticipant
 from tests.conftest import Browser, Stack
 from tests.helpers import ROOMS, create_room
 from tests.webhooks.signing import WEBHOOK, event_body, signed
@@ -131,6 +132,9 @@ async def test_it_counts_livekit_calls_by_method_and_outcome(
     """Nothing listens where LiveKit should be: the background "someone waits" message
     fails, and is counted as such."""
     room = await create_room(alice, "Notified", access_level="restricted")
+    # Only a live room is told: someone is in it, as a `participant_joined` webhook says.
+    present = PresentParticipant(identity="bob", sid="PA_bob", name="Bob", joined_at=1)
+    await stack.app.state.services.presence.joined(room["id"], present)
     before = await scrape(alice)
     entry = f"{ROOMS}{room['slug']}/request-entry/"
     assert (await anonymous.post(entry, json={"username": "Ann"})).json()["status"] == "waiting"

@@ -4,7 +4,8 @@ GET room, request-entry and the participant's event stream.
 - Who skips the lobby: the operator's policy, the room's access level and the caller's
   role, re-evaluated on every call (never remembered): a room made public admits its
   waiting people on their next poll; a role removed sends its holder to the lobby.
-- A ban refuses a token and a lobby place.
+- A ban refuses a token and a lobby place (the place: the lobby's request-entry script
+  reads the ban with the place, so a poll is one Redis round trip).
 - The participant cap refuses a token to one too many; someone already in the room (a
   reconnection, the same identity) is never refused.
 - The display name (chosen, the account's, or the default) and the token's grants, by
@@ -66,20 +67,20 @@ class AdmissionService:
         asking: bool,
     ) -> Admission:
         """`asking` (request-entry): a lobby place is on offer too, so those who may not
-        even wait are refused first (anonymous callers the policy refuses: 401; the
-        banned: 403) and the name is checked whether or not they wait. Otherwise (GET
-        room, a stream) only a caller who joins now is checked; the others get no token."""
+        even wait are refused first (anonymous callers the policy refuses: 401) and the
+        name is checked whether or not they wait; the banned who would wait are refused
+        by the lobby store, which reads the ban in the same script as the place (403).
+        Otherwise (GET room, a stream) only a caller who joins now is checked; the others
+        get no token."""
         livekit_room = str(room.id)
         name = None
         if asking:
             policy.require_anonymous_allowed(self._settings, caller)
-            await self.refuse_banned(livekit_room, caller.identity)
             name = self.display_name(caller, username)
         role = await rooms.role_of(db, room.id, caller.user)
         if not policy.may_join(self._settings, room.access_level, caller, role):
             return Admission(role, name, None)
-        if not asking:
-            await self.refuse_banned(livekit_room, caller.identity)
+        await self.refuse_banned(livekit_room, caller.identity)
         cap = room.configuration.max_participants
         await capacity.require_room_for(self._presence, livekit_room, cap, caller.identity)
         if name is None:

@@ -7,9 +7,10 @@ without Redis, so nothing here is ever shared between processes.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from antechamber.lobby.store import (
     DecisionOutcome,
@@ -20,8 +21,11 @@ from antechamber.lobby.store import (
     RequestResult,
     Status,
     Timeouts,
+    WaitingList,
     events_channel,
 )
+
+_versions = itertools.count(1)  # one sequence for the process: a version is never reused
 
 
 def _now_ms() -> int:
@@ -33,6 +37,7 @@ class _Room:
     places: dict[str, Place]
     deadlines: dict[str, int]
     rate: dict[str, tuple[int, int]]  # client -> (count, window end ms)
+    version: int = field(default_factory=lambda: next(_versions))
 
 
 class MemoryLobbyStore:
@@ -41,10 +46,14 @@ class MemoryLobbyStore:
         timeouts: Timeouts,
         publish: Callable[[str, str], None],
         clock: Callable[[], int] = _now_ms,
+        banned: Callable[[str, str], bool] | None = None,
     ) -> None:
+        """`banned(room, identity)`: whether a ban keeps that identity out (the memory
+        ban store's `banned_now`); None: no bans."""
         self._timeouts = timeouts
         self._publish = publish
         self._clock = clock
+        self._banned = banned
         self._rooms: dict[str, _Room] = {}
 
     def _room(self, room: str) -> _Room:
@@ -60,6 +69,9 @@ class MemoryLobbyStore:
         return state
 
     def _event(self, room: str, place: Place, status: Status) -> None:
+        state = self._rooms.get(room)
+        if state is not None:
+            state.version = next(_versions)
         self._publish(events_channel(room), PlaceEvent.of(place, status).message())
 
     def _waiting_count(self, state: _Room) -> int:
@@ -75,6 +87,8 @@ class MemoryLobbyStore:
         max_waiting: int,
         rate_limit: RateLimit,
     ) -> RequestResult:
+        if self._banned is not None and self._banned(room, identity):
+            return RequestResult(RequestOutcome.BANNED)
         state = self._room(room)
         now = self._clock()
         place = state.places.get(participant_id)
@@ -113,6 +127,17 @@ class MemoryLobbyStore:
             (p for p in places if p.status is Status.WAITING),
             key=lambda p: (p.requested_at_ms, p.id),
         )
+
+    async def waiting_list(self, room: str) -> WaitingList:
+        places = await self.waiting(room)
+        version, fresh_ms = await self.version(room)
+        return WaitingList(places, version, fresh_ms)
+
+    async def version(self, room: str) -> tuple[str, int]:
+        state = self._room(room)
+        if not state.deadlines:
+            return str(state.version), -1
+        return str(state.version), max(0, min(state.deadlines.values()) - self._clock())
 
     async def decide(
         self, room: str, participant_id: str, status: Status

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,7 +29,7 @@ from antechamber.http.deps import (
 )
 from antechamber.http.guards import LobbyAdmin, RoomAct, admin_snapshot, room_act
 from antechamber.http.openapi import errors
-from antechamber.lobby.service import WaitingParticipant
+from antechamber.lobby.service import MAX_WAITING_PAGE, WaitingParticipant
 from antechamber.request_body import RequestBody
 from antechamber.rooms import service as rooms
 from antechamber.rooms.cache import RoomCache, RoomSnapshot
@@ -116,6 +116,8 @@ async def request_entry(
 
 class WaitingList(BaseModel):
     participants: list[WaitingParticipant]
+    # Only with `limit` or `after`: the cursor of the next page, null on the last one.
+    next: str | None = None
 
 
 @router.get(
@@ -123,9 +125,14 @@ class WaitingList(BaseModel):
     responses=errors(401, 403, 404),
     response_model=WaitingList,
 )
-async def waiting_participants(room: LobbyAdmin, lobby: Lobby) -> Response:
-    # Encoded once per change of the lobby, not once per admin poll.
-    return Response(await lobby.waiting_json(room), media_type="application/json")
+async def waiting_participants(
+    room: LobbyAdmin,
+    lobby: Lobby,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_WAITING_PAGE)] = None,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    # Encoded once per change of the lobby, not once per admin poll; pages cut from it.
+    return Response(await lobby.waiting_json(room, limit, after), media_type="application/json")
 
 
 @router.post("/rooms/{room_key}/enter/", responses=errors(400, 401, 403, 404, 409))

@@ -6,7 +6,10 @@ This service is the lobby's only door: nothing else reaches its store.
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,9 +17,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from antechamber.admission.service import AdmissionService
+from antechamber.admission.service import REMOVED, AdmissionService
 from antechamber.auth.caller import Caller
-from antechamber.errors import BadRequest, Conflict, NotFound, RateLimited
+from antechamber.errors import (
+    BadRequest,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
 from antechamber.lobby.notify import WaitingNotifier
 from antechamber.lobby.store import (
     DecisionOutcome,
@@ -57,8 +67,40 @@ class Entry:
         }
 
 
+# How long a cached waiting list is served without asking Redis; after that, one O(1)
+# version read tells whether it is still the list (events drop it sooner).
 LIST_CACHE_TTL_S = 1.0
+LIST_KEPT_S = 60.0  # a list nobody asked for this long is dropped
 MAX_CACHED_LISTS = 10_000
+MAX_WAITING_PAGE = 1000
+
+
+@dataclass
+class _CachedList:
+    version: str
+    places: list[Place]
+    order: list[tuple[int, str]]  # (requested_at ms, id) of each place: cursors' positions
+    body: bytes  # the whole list, encoded once
+    until: float  # monotonic time until which it is served without a version check
+
+
+def _lifetime_s(fresh_ms: int) -> float:
+    """Served without a check until the next deadline at most: a place that expires
+    without an event (nobody touched the room) never shows past its deadline."""
+    return LIST_CACHE_TTL_S if fresh_ms < 0 else min(LIST_CACHE_TTL_S, fresh_ms / 1000)
+
+
+def page_cursor(place: Place) -> str:
+    return f"{place.requested_at_ms}.{place.id}"
+
+
+def parse_cursor(value: str) -> tuple[int, str]:
+    ms, _, pid = value.partition(".")
+    if not (ms.isascii() and ms.isdigit()) or not pid or len(ms) > 16:
+        raise InvalidInput(
+            "after", "Not a cursor: give the `next` value of the previous page unchanged."
+        )
+    return int(ms), pid
 
 
 @dataclass(frozen=True)
@@ -112,7 +154,8 @@ class LobbyService:
         self._notifier = notifier
         lobby = settings.lobby
         self._rate_limit = RateLimit(lobby.rate_limit_per_minute)
-        self._lists: TTLMap[str, bytes] = TTLMap(max_entries=MAX_CACHED_LISTS)
+        self._lists: TTLMap[str, _CachedList] = TTLMap(max_entries=MAX_CACHED_LISTS)
+        self._loading: dict[str, asyncio.Future[_CachedList]] = {}
 
     async def request_entry(
         self,
@@ -137,6 +180,8 @@ class LobbyService:
             self._rate_limit,
         )
         self._count_request(result.outcome.value)
+        if result.outcome is RequestOutcome.BANNED:  # read by the same script: one round trip
+            raise PermissionDenied(REMOVED)
         if result.outcome is RequestOutcome.FULL:
             raise Conflict("The lobby of this room is full; try again later.")
         if result.outcome is RequestOutcome.LIMITED:
@@ -146,7 +191,7 @@ class LobbyService:
             )
         assert result.place is not None
         if result.outcome is RequestOutcome.CREATED:
-            self._lists.discard(str(room.id))  # don't wait for our own event
+            self._forget_list(str(room.id))  # don't wait for our own event
             self._notifier.participant_waiting(str(room.id))
         # Admitted, but the room may have filled since: no token past the cap.
         return await self._entry(room, result.place, caller, capped=True)
@@ -202,28 +247,77 @@ class LobbyService:
         self._count_list(places)
         return places
 
-    async def waiting_json(self, room: RoomSnapshot) -> bytes:
-        """The admins' list, encoded once and reused until the room's lobby changes.
+    async def waiting_json(
+        self, room: RoomSnapshot, limit: int | None = None, after: str | None = None
+    ) -> bytes:
+        """The admins' list: whole (encoded once per change of the room's lobby, reused by
+        every admin poll on this process), or with `limit`/`after` a page of it and the
+        cursor of the next page (`next`, null on the last page)."""
+        start = None if after is None else parse_cursor(after)
+        listing = await self._cached_list(str(room.id))
+        if limit is None and start is None:
+            return listing.body
+        first = 0 if start is None else bisect.bisect_right(listing.order, start)
+        stop = len(listing.places) if limit is None else first + limit
+        page = listing.places[first:stop]
+        more = stop < len(listing.places) and bool(page)
+        body = {
+            "participants": [place_json(p) for p in page],
+            "next": page_cursor(page[-1]) if more else None,
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
 
-        Any change publishes an event that drops the entry on every process (`on_event`);
-        the short lifetime bounds how long a silently expired place can still show."""
-        room_id = str(room.id)
+    async def _cached_list(self, room_id: str) -> _CachedList:
+        """Any change publishes an event that drops the entry on every process
+        (`on_event`); past `until`, the lobby's version says whether it is still right."""
         cached = self._lists.get(room_id)
-        if cached is not None:
+        if cached is not None and cached.until > time.monotonic():
             return cached
-        places = await self.store.waiting(room_id)
-        self._count_list(places)
+        # One load per room at a time on this process, whoever asks meanwhile.
+        loading = self._loading.get(room_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_list(room_id, cached))
+            self._loading[room_id] = loading
+            loading.add_done_callback(lambda done: self._loaded(room_id, done))
+        return await asyncio.shield(loading)
+
+    def _loaded(self, room_id: str, done: asyncio.Future[_CachedList]) -> None:
+        # Cached only if no event dropped the room meanwhile (an event forgets the load).
+        if self._loading.get(room_id) is done:
+            del self._loading[room_id]
+            if not done.cancelled() and done.exception() is None:
+                self._lists.put(room_id, done.result(), LIST_KEPT_S)
+        elif not done.cancelled():
+            done.exception()  # retrieved: a failed load is the waiters' error, not a log line
+
+    async def _load_list(self, room_id: str, cached: _CachedList | None) -> _CachedList:
+        if cached is not None:
+            version, fresh_ms = await self.store.version(room_id)
+            if version == cached.version:  # unchanged: O(1), whatever the list's size
+                cached.until = time.monotonic() + _lifetime_s(fresh_ms)
+                return cached
+        listing = await self.store.waiting_list(room_id)
+        self._count_list(listing.places)
         body = json.dumps(
-            {"participants": [place_json(p) for p in places]}, separators=(",", ":")
+            {"participants": [place_json(p) for p in listing.places]}, separators=(",", ":")
         ).encode()
-        self._lists.put(room_id, body, LIST_CACHE_TTL_S)
-        return body
+        return _CachedList(
+            listing.version,
+            listing.places,
+            [(p.requested_at_ms, p.id) for p in listing.places],
+            body,
+            time.monotonic() + _lifetime_s(listing.fresh_ms),
+        )
 
     def on_event(self, channel: str, _message: str) -> None:
         """Broker listener: a lobby event drops that room's cached list."""
         room = room_of_channel(channel)
         if room is not None:
-            self._lists.discard(room)
+            self._forget_list(room)
+
+    def _forget_list(self, room_id: str) -> None:
+        self._lists.discard(room_id)
+        self._loading.pop(room_id, None)
 
     async def decide(self, room: RoomSnapshot, participant_id: uuid.UUID, allow: bool) -> Place:
         self.require_lobby(room.access_level)
@@ -233,7 +327,7 @@ class LobbyService:
             assert cap is not None
             raise capacity.full(cap)
         outcome, place = await self.store.decide(str(room.id), str(participant_id), status)
-        self._lists.discard(str(room.id))
+        self._forget_list(str(room.id))
         self._count_decision(status, outcome.value)
         if outcome is DecisionOutcome.MISSING:
             raise NotFound("No such participant in the lobby.")
@@ -251,7 +345,7 @@ class LobbyService:
             limit = await self._admission.free_places(room)
         status = Status.ACCEPTED if allow else Status.DENIED
         count = await self.store.decide_all(str(room.id), status, limit)
-        self._lists.discard(str(room.id))
+        self._forget_list(str(room.id))
         self._count_decision(status, "decided", count)
         return count
 
@@ -261,7 +355,7 @@ class LobbyService:
 
     async def clear_room(self, livekit_room: str) -> None:
         await self.store.clear(livekit_room)
-        self._lists.discard(livekit_room)
+        self._forget_list(livekit_room)
 
     async def forget_identity(self, livekit_room: str, identity: str) -> None:
         """Removes every place that would join as `identity` (someone removed)."""

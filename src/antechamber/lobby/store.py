@@ -96,6 +96,7 @@ class RequestOutcome(enum.Enum):
     EXISTING = "existing"  # the caller's place, refreshed if waiting
     FULL = "full"  # the room's lobby holds its maximum
     LIMITED = "limited"  # too many new places from this address
+    BANNED = "banned"  # the identity is banned from the room: nothing read or written
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,19 @@ class RequestResult:
     outcome: RequestOutcome
     place: Place | None = None
     retry_after_ms: int = 0
+
+
+@dataclass(frozen=True)
+class WaitingList:
+    """The waiting places (oldest first) with the lobby's version when they were read.
+
+    `version` changes with every change of the room's lobby (an event published), so an
+    equal version means an equal list; `fresh_ms` is how long the list stays right unless
+    a version change says otherwise (until the next place's deadline; -1: no place)."""
+
+    places: list[Place]
+    version: str
+    fresh_ms: int
 
 
 class DecisionOutcome(enum.Enum):
@@ -131,13 +145,23 @@ class LobbyStore(Protocol):
         max_waiting: int,
         rate_limit: RateLimit,
     ) -> RequestResult:
-        """Starts waiting, or returns the caller's current place (refreshing a waiting one)."""
+        """Starts waiting, or returns the caller's current place (refreshing a waiting one);
+        BANNED, before anything else, when `identity` is banned from the room."""
         ...
 
     async def get(self, room: str, participant_id: str, refresh: bool) -> Place | None: ...
 
     async def waiting(self, room: str) -> list[Place]:
         """Waiting places, oldest first."""
+        ...
+
+    async def waiting_list(self, room: str) -> WaitingList:
+        """Waiting places, oldest first, with the version they were read at."""
+        ...
+
+    async def version(self, room: str) -> tuple[str, int]:
+        """The lobby's current version and `fresh_ms` (see WaitingList), read in O(1)
+        after purging what expired: whether a cached list is still the list."""
         ...
 
     async def decide(

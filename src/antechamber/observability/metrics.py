@@ -48,7 +48,7 @@ class Metrics:
         )
         self.lobby_requests = Counter(
             f"{PREFIX}_lobby_requests",
-            "request-entry calls by outcome (created, existing, direct, full, limited).",
+            "request-entry calls by outcome (created, existing, direct, full, limited, banned).",
             ["outcome"],
             registry=r,
         )

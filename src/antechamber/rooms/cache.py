@@ -15,6 +15,7 @@ from antechamber.rooms.schemas import RoomConfiguration
 from antechamber.ttlmap import TTLMap
 
 ROOMS_CHANNEL = "rooms:changed"
+CREATED = "+"  # slugs and ids never start with it
 MAX_ENTRIES = 10_000
 
 
@@ -38,16 +39,48 @@ class RoomSnapshot:
 
 
 class RoomCache:
+    """Rooms by key (id or lowercased slug), and keys known to name no room ("misses", so
+    an unregistered room costs no database query either). A message on `ROOMS_CHANNEL` is
+    a room id (the room changed: its entries are dropped) or `+<key>` (a room with that
+    slug or id was created: the miss of that key is dropped, the rest kept). `generation`
+    changes with every message, so a lookup that found no room before one doesn't cache
+    that miss."""
+
     def __init__(self, ttl_s: float = 5.0) -> None:
         self._ttl_s = ttl_s
-        self._entries: TTLMap[str, RoomSnapshot] = TTLMap(max_entries=MAX_ENTRIES)
+        # None: the key names no room (a cached miss).
+        self._entries: TTLMap[str, RoomSnapshot | None] = TTLMap(max_entries=MAX_ENTRIES)
+        self.generation = 0
 
     def get(self, key: str) -> RoomSnapshot | None:
         return self._entries.get(key)
 
+    def is_missing(self, key: str) -> bool:
+        """Whether `key` was found to name no room, recently and since the last drop."""
+        entry = self._entries.entry(key)
+        return entry is not None and entry[0] is None
+
     def put(self, key: str, snapshot: RoomSnapshot) -> None:
         self._entries.put(key, snapshot, self._ttl_s)
 
-    def invalidate(self, room_id: str) -> None:
-        for key in [k for k, snap in self._entries.items() if str(snap.id) == room_id]:
+    def put_missing(self, key: str, generation: int) -> None:
+        """`generation`: read before the lookup; if a message came since (maybe this very
+        room's creation), the miss is not kept."""
+        if generation == self.generation:
+            self._entries.put(key, None, self._ttl_s)
+
+    def invalidate(self, message: str) -> None:
+        self.generation += 1
+        if message.startswith(CREATED):
+            key = message[len(CREATED) :].lower()
+            if self.is_missing(key):
+                self._entries.discard(key)
+            return
+        stale = [k for k, snap in self._entries.items() if snap and str(snap.id) == message]
+        for key in stale:
             self._entries.discard(key)
+
+
+def created_message(key: str) -> str:
+    """What `ROOMS_CHANNEL` carries when a room with this slug or id is created."""
+    return CREATED + key

@@ -94,10 +94,13 @@ async def create_room(
     kv: KeyValues,
     admission: Admission,
     caller: LoggedInCaller,
+    cache: Rooms,
+    broker: MessageBroker,
     username: Username = None,
 ) -> RoomOut:
     assert caller.user is not None
     room = await rooms.create(db, settings, caller.user, body)
+    rooms.announce_created(db, cache, broker, room)
     if body.callback_id is not None:
         # Once durable: the page polling for it may fetch the room at once.
         callback_id, ttl_s = body.callback_id, settings.creation_callback_ttl_s

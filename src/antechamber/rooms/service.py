@@ -14,7 +14,7 @@ from antechamber.db.session import after_commit, counted_page
 from antechamber.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from antechamber.pubsub import Broker
 from antechamber.rooms import slugs
-from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache, RoomSnapshot
+from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache, RoomSnapshot, created_message
 from antechamber.rooms.models import AccessLevel, ResourceAccess, Role, Room
 from antechamber.rooms.schemas import (
     AccessOut,
@@ -231,12 +231,30 @@ async def snapshot(db: AsyncSession, cache: RoomCache, key: str) -> RoomSnapshot
     cached = cache.get(cache_key)
     if cached is not None:
         return cached
+    if cache.is_missing(cache_key):
+        return None  # an unregistered room, as fast as a registered one
+    generation = cache.generation
     room = await find(db, key)
     if room is None:
+        cache.put_missing(cache_key, generation)
         return None
     fresh = RoomSnapshot.of(room)
     cache.put(cache_key, fresh)
     return fresh
+
+
+def announce_created(db: AsyncSession, cache: RoomCache, broker: Broker, room: Room) -> None:
+    """Once committed, every process forgets that this slug (or id) named no room: this
+    process at once (the next request may be the creator's own), the others through the
+    broker."""
+    keys = (room.slug, str(room.id))
+
+    async def announce() -> None:
+        for key in keys:
+            cache.invalidate(created_message(key))
+            await broker.publish(ROOMS_CHANNEL, created_message(key))
+
+    after_commit(db, announce)
 
 
 async def snapshot_or_404(db: AsyncSession, cache: RoomCache, key: str) -> RoomSnapshot:

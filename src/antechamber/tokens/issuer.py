@@ -9,7 +9,9 @@ from antechamber.rooms.schemas import LiveKitAccess
 from antechamber.settings import Settings
 from antechamber.tokens.colour import colour_for
 from antechamber.tokens.grants import grants_for
-from antechamber.tokens.minting import Participant, TokenMinter
+from antechamber.tokens.minting import Participant, RoomPart, TokenMinter
+
+MAX_PREPARED_ROOMS = 10_000
 
 
 class TokenIssuer:
@@ -20,6 +22,9 @@ class TokenIssuer:
             settings.livekit.api_secret.get_secret_value(),
             settings.token_ttl_s,
         )
+        # What every token of a room and role shares, encoded once (grants are a pure
+        # function of these, see grants_for).
+        self._rooms: dict[tuple[str, Role | None, tuple[str, ...], int | None], RoomPart] = {}
 
     def issue(
         self,
@@ -39,6 +44,13 @@ class TokenIssuer:
             room_role=role.value if role else "",
             is_authenticated=is_authenticated,
         )
-        grants = grants_for(livekit_room, role, can_publish_sources)
-        token = self._minter.mint(participant, grants, max_participants)
+        key = (livekit_room, role, tuple(can_publish_sources), max_participants)
+        room = self._rooms.get(key)
+        if room is None:
+            grants = grants_for(livekit_room, role, can_publish_sources)
+            room = self._minter.prepare(grants, max_participants)
+            if len(self._rooms) >= MAX_PREPARED_ROOMS:
+                self._rooms.clear()
+            self._rooms[key] = room
+        token = self._minter.mint_for(room, participant)
         return LiveKitAccess(url=self._settings.livekit.url, room=livekit_room, token=token)

@@ -1,11 +1,28 @@
-"""Mints the LiveKit access token a participant joins with."""
+"""Mints the LiveKit access token a participant joins with.
+
+A LiveKit token is an HS256 JWT. What is the same for every token of a room and role (the
+JWT header, the `video` grants, `roomConfig`, the issuer) is encoded once, by the official
+SDK's own claim encoding (`livekit.api.access_token.Claims`), and kept in a `RoomPart`;
+each token then only encodes its participant's fields and signs. The claims are the ones
+`livekit.api.AccessToken.to_jwt` writes (same names, same order, empty name left out), so
+the SDK's `TokenVerifier` and LiveKit read them alike; tests check tokens with it.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import time
 from dataclasses import dataclass
-from datetime import timedelta
 
-from livekit.api import AccessToken, RoomConfiguration, VideoGrants
+from livekit.api import RoomConfiguration, VideoGrants
+from livekit.api.access_token import Claims
+
+_encode = json.encoder.encode_basestring_ascii
+# What PyJWT (the SDK's encoder) writes: sorted keys, no spaces.
+_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=") + b"."
 
 
 @dataclass(frozen=True)
@@ -17,30 +34,66 @@ class Participant:
     is_authenticated: bool
 
 
+@dataclass(frozen=True)
+class RoomPart:
+    """The encoded claims every token for one room and set of grants shares."""
+
+    video: str  # ',"video":{...}'
+    room_config: str  # ',"roomConfig":{...}' or ""
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
 class TokenMinter:
     def __init__(self, api_key: str, api_secret: str, ttl_s: int) -> None:
-        self._api_key = api_key
-        self._api_secret = api_secret
-        self._ttl = timedelta(seconds=ttl_s)
+        self._key = api_secret.encode()
+        self._ttl_s = ttl_s
+        self._issuer = ',"iss":' + _encode(api_key)
+
+    @staticmethod
+    def prepare(grants: VideoGrants, max_participants: int | None = None) -> RoomPart:
+        """Encodes once what tokens with these grants share, as the SDK encodes it."""
+        config = RoomConfiguration(max_participants=max_participants) if max_participants else None
+        claims = Claims(video=grants, room_config=config).asdict()
+        video = ',"video":' + json.dumps(claims["video"], separators=(",", ":"))
+        room_config = ""
+        if "roomConfig" in claims:
+            room_config = ',"roomConfig":' + json.dumps(claims["roomConfig"], separators=(",", ":"))
+        return RoomPart(video, room_config)
 
     def mint(
         self, participant: Participant, grants: VideoGrants, max_participants: int | None = None
     ) -> str:
-        token = AccessToken(self._api_key, self._api_secret)
-        if max_participants:
-            # LiveKit creates the room with this cap when this participant's join creates it.
-            token = token.with_room_config(RoomConfiguration(max_participants=max_participants))
-        return (
-            token.with_identity(participant.identity)
-            .with_name(participant.name)
-            .with_ttl(self._ttl)
-            .with_grants(grants)
-            .with_attributes(
-                {
-                    "color": participant.colour,
-                    "room_role": participant.room_role,
-                    "is_authenticated": "true" if participant.is_authenticated else "false",
-                }
+        return self.mint_for(self.prepare(grants, max_participants), participant)
+
+    def mint_for(self, room: RoomPart, participant: Participant) -> str:
+        if not participant.identity:
+            raise ValueError("identity and room must be set when joining a room")
+        now = int(time.time())
+        # The SDK's claim order: name (left out when empty), video, attributes, roomConfig,
+        # then sub, iss, nbf, exp.
+        name = '"name":' + _encode(participant.name) + "," if participant.name else ""
+        payload = (
+            "{"
+            + name
+            + room.video[1:]
+            + ',"attributes":{"color":'
+            + _encode(participant.colour)
+            + ',"room_role":'
+            + _encode(participant.room_role)
+            + (
+                ',"is_authenticated":"true"}'
+                if participant.is_authenticated
+                else ',"is_authenticated":"false"}'
             )
-            .to_jwt()
+            + room.room_config
+            + ',"sub":'
+            + _encode(participant.identity)
+            + self._issuer
+            + f',"nbf":{now},"exp":{now + self._ttl_s}}}'
         )
+        signing_input = _HEADER + _b64(payload.encode())
+        signature = hmac.digest(self._key, signing_input, hashlib.sha256)
+        return (signing_input + b"." + _b64(signature)).decode()
