@@ -9,6 +9,9 @@ import sys
 
 from antechamber.settings import ConfigurationError, Settings, load_settings
 
+# Seconds a worker may take to answer the supervisor's health check before it is killed.
+WORKER_HEALTHCHECK_TIMEOUT_S = 30
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="antechamber")
@@ -101,6 +104,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # The response says nothing of the server's make.
         server_header=False,
         timeout_graceful_shutdown=max(1, round(graceful_timeout_s(settings))),
+        # The supervisor kills a worker that doesn't answer its health check in time, and
+        # with it every connection the worker holds. uvicorn's 5 s is short for a worker
+        # starved of CPU on a loaded host, which is slow, not hung.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
     )
     if count == 1:
         server = uvicorn.Server(config)

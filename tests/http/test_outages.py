@@ -22,7 +22,7 @@ from tests.servers import (
     PostgresServer,
     RedisServer,
     ServeProcess,
-    free_port,
+    closed_port,
     owned,
     serve_env,
     serving,
@@ -119,7 +119,7 @@ def _env(database_url: str, redis_url: str) -> dict[str, str]:
         database_url,
         redis_url,
         ANTECHAMBER_LOBBY_RATE_LIMIT_PER_MINUTE="0",
-        LIVEKIT_URL=f"ws://127.0.0.1:{free_port()}",
+        LIVEKIT_URL=f"ws://127.0.0.1:{closed_port()}",
         LIVEKIT_TIMEOUT_S="0.5",
     )
 
