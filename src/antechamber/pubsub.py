@@ -131,15 +131,14 @@ class _Fanout:
         self.listeners[channel].append(listener)
 
 
-class MemoryBroker:
-    def __init__(self) -> None:
-        self._fanout = _Fanout()
+class _LocalSide:
+    """What both brokers do within the process: listeners and subscribers of a channel,
+    fed by `_fanout` (the memory broker's publish, the Redis broker's reader)."""
 
-    async def publish(self, channel: str, message: str) -> None:
-        self._fanout.deliver(channel, message)
+    _fanout: _Fanout
 
-    def publish_now(self, channel: str, message: str) -> None:
-        self._fanout.deliver(channel, message)
+    async def start(self) -> None:
+        return None
 
     def listen(self, channel: str, listener: Listener) -> None:
         self._fanout.listen(channel, listener)
@@ -149,6 +148,7 @@ class MemoryBroker:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        await self.start()
         subscription = self._fanout.add(channel)
         try:
             yield subscription
@@ -158,14 +158,22 @@ class MemoryBroker:
     def end_subscriptions(self) -> None:
         self._fanout.end_all()
 
-    async def start(self) -> None:
-        return None
+
+class MemoryBroker(_LocalSide):
+    def __init__(self) -> None:
+        self._fanout = _Fanout()
+
+    async def publish(self, channel: str, message: str) -> None:
+        self._fanout.deliver(channel, message)
+
+    def publish_now(self, channel: str, message: str) -> None:
+        self._fanout.deliver(channel, message)
 
     async def close(self) -> None:
         self._fanout.subscribers.clear()
 
 
-class RedisBroker:
+class RedisBroker(_LocalSide):
     """One pattern subscription per process, made once, covering every channel the
     process may follow; local subscribers only register a queue. No SUBSCRIBE or
     UNSUBSCRIBE ever races the reader, and a reconnect restores everything at once."""
@@ -194,24 +202,6 @@ class RedisBroker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(SUBSCRIBE_WAIT_S):
                     await self._subscribed.wait()
-
-    def listen(self, channel: str, listener: Listener) -> None:
-        self._fanout.listen(channel, listener)
-
-    def listen_all(self, listener: ChannelListener) -> None:
-        self._fanout.catch_all.append(listener)
-
-    @contextlib.asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        await self.start()
-        subscription = self._fanout.add(channel)
-        try:
-            yield subscription
-        finally:
-            self._fanout.remove(channel, subscription)
-
-    def end_subscriptions(self) -> None:
-        self._fanout.end_all()
 
     async def _connect(self) -> PubSub:
         """One server: its own pub/sub (redis-py reconnects it). A cluster: a plain
