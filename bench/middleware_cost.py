@@ -25,6 +25,7 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+from common import http_scope
 from starlette.types import Receive, Scope, Send
 
 SLUG = "abc-defg-hij"
@@ -69,20 +70,7 @@ def _scope(method: str, path: str, body: bytes) -> dict[str, Any]:
     ]
     if body:
         headers += [(b"content-type", b"application/json"), (b"content-length", b"2")]
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
+    return http_scope(method, path, headers)
 
 
 async def measure(stack: Any, method: str, path: str, requests: int) -> list[float]:
