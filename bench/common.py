@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -330,6 +331,25 @@ def require_wrk() -> str:
     if path is None:
         raise SystemExit(WRK_MISSING)
     return path
+
+
+def progress(tool: str, text: str) -> None:
+    """A progress line on stderr, apart from the numbers on stdout."""
+    print(f"[{tool}] {text}", file=sys.stderr, flush=True)
+
+
+def fresh_log(tool: str, name: str) -> Path:
+    """Where one scenario's server output goes (overwritten by the next run)."""
+    path = Path(tempfile.gettempdir(), f"antechamber-{tool}-{name}.log")
+    path.write_bytes(b"")
+    return path
+
+
+def wrk_poll(script: Path, url: str, threads: int, connections: int, duration: str) -> str:
+    """wrk's output for a poll run driven by a `poll_script`."""
+    return run_wrk(
+        [f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency", "-s", str(script), url]
+    )
 
 
 def run_wrk(args: list[str], timeout_s: float = 300) -> str:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -49,10 +48,12 @@ from common import (
     fill_other_keys,
     fill_other_rooms,
     flush_redis,
+    fresh_log,
     migrate,
     percentile,
     poll_script,
     production_env,
+    progress,
     raise_fd_limit,
     require_wrk,
     serve,
@@ -83,13 +84,11 @@ class Plan:
 
 
 def log(text: str) -> None:
-    print(f"[curves] {text}", file=sys.stderr, flush=True)
+    progress("curves", text)
 
 
 def server_log(name: str) -> Path:
-    path = Path(tempfile.gettempdir(), f"antechamber-curves-{name}.log")
-    path.write_bytes(b"")
-    return path
+    return fresh_log("curves", name)
 
 
 def pyplot() -> Any:

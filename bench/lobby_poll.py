@@ -27,9 +27,9 @@ from common import (
     parse_wrk,
     poll_script,
     production_env,
-    run_wrk,
     serve,
     worker_rss,
+    wrk_poll,
 )
 
 
@@ -50,17 +50,7 @@ def main() -> int:
             url = f"{server.base}{API}/rooms/{room.slug}/request-entry/"
             places = create_places(url, args.participants)
             script = poll_script(places, Path(tmp, "poll.lua"))
-            output = run_wrk(
-                [
-                    f"-t{args.threads}",
-                    f"-c{args.connections}",
-                    f"-d{args.duration}",
-                    "--latency",
-                    "-s",
-                    str(script),
-                    url,
-                ]
-            )
+            output = wrk_poll(script, url, args.threads, args.connections, args.duration)
             rss = worker_rss(server)
     finally:
         flush_redis()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import create_places, parse_wrk, poll_script, run_wrk
+from common import create_places, parse_wrk, poll_script, wrk_poll
 from tests.testbed.bed import start_bed
 
 
@@ -65,16 +65,8 @@ def main() -> int:
                 "host 1 directly (2 workers)": bed.hosts[0].url,
             }
             for label, base in targets.items():
-                output = run_wrk(
-                    [
-                        f"-t{args.threads}",
-                        f"-c{args.connections}",
-                        f"-d{args.duration}",
-                        "--latency",
-                        "-s",
-                        str(script),
-                        base + path,
-                    ]
+                output = wrk_poll(
+                    script, base + path, args.threads, args.connections, args.duration
                 )
                 results[label] = parse_wrk(output)
     finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import sys
 import tempfile
 import urllib.request
 from collections.abc import Callable
@@ -28,9 +27,11 @@ from common import (
     drive,
     fill_lobby,
     flush_redis,
+    fresh_log,
     migrate,
     poll_script,
     production_env,
+    progress,
     room_memory,
     serve,
     used_memory,
@@ -67,14 +68,11 @@ class Row:
 
 
 def log(text: str) -> None:
-    print(f"[bench] {text}", file=sys.stderr, flush=True)
+    progress("bench", text)
 
 
 def server_log(name: str) -> Path:
-    """Where a scenario's server output goes (overwritten by the next run)."""
-    path = Path(tempfile.gettempdir(), f"antechamber-bench-{name}.log")
-    path.write_bytes(b"")
-    return path
+    return fresh_log("bench", name)
 
 
 def _memory(row: Row, room_id: str, before: int, places: int) -> None:

@@ -97,6 +97,14 @@ class PortTaken(RuntimeError):
     pass
 
 
+def start_livekit_for_app(folder: Path, api_key: str, api_secret: str) -> tuple[LiveKitServer, int]:
+    """A LiveKit server whose webhooks go to the Antechamber the caller is about to serve
+    on the port returned with it."""
+    app_port = free_port()
+    webhook_url = f"http://127.0.0.1:{app_port}/api/v1.0/rooms/webhooks-livekit/"
+    return start_livekit(livekit_binary(), folder, api_key, api_secret, webhook_url), app_port
+
+
 def start_livekit(
     binary: Path, folder: Path, api_key: str, api_secret: str, webhook_url: str
 ) -> LiveKitServer:

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import oidc_provider_mock
 import pytest
 
 from antechamber.settings import OIDCSettings
 from tests.conftest import Browser
 from tests.helpers import API
+from tests.oidc_provider import oidc_provider
 
 RETURN_TO = "http://front.test/meeting/abc-defg-hij"
 # The provider (not our code) calls an Authlib API deprecated in favour of a newer one;
@@ -24,12 +24,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarnin
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[str]:
-    with oidc_provider_mock.run_server_in_thread(port=0, require_nonce=True) as server:
-        # The issuer is exactly what the provider's discovery document reports.
-        issuer = httpx.get(
-            f"http://localhost:{server.server_port}/.well-known/openid-configuration"
-        ).json()["issuer"]
-        yield str(issuer)
+    with oidc_provider() as issuer:
+        yield issuer
 
 
 @pytest.fixture

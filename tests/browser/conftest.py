@@ -39,8 +39,7 @@ from tests.conftest import (
     make_settings,
 )
 from tests.http_server import ThreadedServer
-from tests.livekit_server import LiveKitServer, livekit_binary, start_livekit
-from tests.servers import free_port
+from tests.livekit_server import LiveKitServer, start_livekit_for_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -103,11 +102,8 @@ def site(
     if not CHROMIUM.is_file():
         _missing(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
     clean_backend(postgres_backend)
-    binary = livekit_binary()
-    app_port = free_port()
-    webhook_url = f"http://127.0.0.1:{app_port}/api/v1.0/rooms/webhooks-livekit/"
-    livekit = start_livekit(
-        binary, tmp_path_factory.mktemp("livekit"), LIVEKIT_KEY, LIVEKIT_SECRET, webhook_url
+    livekit, app_port = start_livekit_for_app(
+        tmp_path_factory.mktemp("livekit"), LIVEKIT_KEY, LIVEKIT_SECRET
     )
     try:
         settings = make_settings(

@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-import oidc_provider_mock
 import pytest
 from playwright.async_api import expect
 
 from antechamber.settings import OIDCSettings
 from tests.browser.conftest import PersonFactory, Site
+from tests.oidc_provider import oidc_provider
 
 # The provider (not our code) calls an Authlib API deprecated in favour of a newer one.
 pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
@@ -21,11 +20,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarnin
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[str]:
-    with oidc_provider_mock.run_server_in_thread(port=0, require_nonce=True) as server:
-        issuer = httpx.get(
-            f"http://localhost:{server.server_port}/.well-known/openid-configuration"
-        ).json()["issuer"]
-        yield str(issuer)
+    with oidc_provider() as issuer:
+        yield issuer
 
 
 @pytest.fixture(scope="module")

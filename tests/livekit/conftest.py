@@ -21,8 +21,7 @@ from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.settings import LiveKitSettings, ReconcileSettings, Settings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, make_settings
 from tests.http_server import HttpBrowser, ThreadedServer
-from tests.livekit_server import LiveKitServer, livekit_binary, start_livekit
-from tests.servers import free_port
+from tests.livekit_server import LiveKitServer, start_livekit_for_app
 
 # The real server answers in milliseconds; on a loaded machine (two CI runs at once reached
 # load 15) a call took over 3 s, and the reconciler's calls failed one after another.
@@ -98,11 +97,8 @@ class Live:
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory, postgres_backend: Backend) -> Iterator[Live]:
-    binary = livekit_binary()
-    app_port = free_port()
-    webhook_url = f"http://127.0.0.1:{app_port}/api/v1.0/rooms/webhooks-livekit/"
-    livekit = start_livekit(
-        binary, tmp_path_factory.mktemp("livekit"), LIVEKIT_KEY, LIVEKIT_SECRET, webhook_url
+    livekit, app_port = start_livekit_for_app(
+        tmp_path_factory.mktemp("livekit"), LIVEKIT_KEY, LIVEKIT_SECRET
     )
     try:
         settings = make_settings(
