@@ -27,7 +27,7 @@ def main() -> None:
     settings = load_settings()
     _share_metrics(settings)
     Granian(
-        "antechamber.app:app_from_env",
+        "antechamber.worker:app_from_env",
         factory=True,
         address="127.0.0.1",
         port=port,

@@ -187,7 +187,8 @@ def _frontend_file(root: Path, index: Path, path: str, own_client: bool) -> Resp
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` and the `serve` command."""
+    """Factory for `uvicorn --factory`. `antechamber serve` goes through
+    `antechamber.worker.app_from_env`, which imports this module lighter."""
     settings = load_settings()
     configure_logging(settings)
     return create_app(settings)

@@ -80,10 +80,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         upgrade(settings.database.url)
         os.environ["ANTECHAMBER_MIGRATE_ON_START"] = "false"
     _share_metrics(settings)
-    from antechamber.app import graceful_timeout_s
+    # Through `worker`: with one worker this process serves, and imports the app as the
+    # workers do (see worker.py).
+    from antechamber.worker import load_app
+
+    graceful_timeout_s = load_app().graceful_timeout_s
 
     config = uvicorn.Config(
-        "antechamber.app:app_from_env",
+        "antechamber.worker:app_from_env",
         factory=True,
         host=args.host,
         port=args.port,

@@ -9,7 +9,8 @@ answer 400 (see `http/errors.py`), so a 422 never happens.
 
 from __future__ import annotations
 
-from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -72,7 +73,12 @@ def install(app: FastAPI, api_prefix: str) -> None:
     """Serves the schema and its docs under `api_prefix` (e.g. /api/v1.0)."""
     schema_url = f"{api_prefix}/openapi.json"
     static_url = f"{api_prefix}/docs/static"
-    static_dir = resources.files(_DOCS_PACKAGE) / "static"
+    # Found without importing the package (its Python half, unused here, would be loaded
+    # into every worker for nothing): only its static files are served.
+    spec = find_spec(_DOCS_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"the {_DOCS_PACKAGE} package (the API docs' files) is missing")
+    static_dir = Path(spec.origin).parent / "static"
     app.mount(static_url, StaticFiles(directory=str(static_dir)), name="docs-static")
 
     def schema() -> dict[str, Any]:

@@ -4,14 +4,17 @@ worker thread: one connection per request, one message per recipient)."""
 from __future__ import annotations
 
 import asyncio
-import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
+from typing import TYPE_CHECKING
 
 from antechamber.errors import NotOffered, UpstreamUnavailable
 from antechamber.settings import EmailSettings
 from antechamber.text import without_control_characters
+
+if TYPE_CHECKING:
+    import smtplib
 
 
 class InvitationService:
@@ -23,6 +26,9 @@ class InvitationService:
     ) -> None:
         if not self._settings.enabled:
             raise NotOffered("Email invitations are not configured on this service.")
+        # Imported on first use: invitations are rare, and every worker would hold it.
+        import smtplib
+
         messages = [self._message(room_name, link, sender, to) for to in recipients]
         try:
             await asyncio.to_thread(self._send, messages)
@@ -45,6 +51,8 @@ class InvitationService:
         return message
 
     def _send(self, messages: list[EmailMessage]) -> None:
+        import smtplib  # loaded by `invite` already
+
         settings = self._settings
         assert settings.host is not None
         client: smtplib.SMTP

@@ -1,0 +1,167 @@
+"""What a served worker keeps out of its memory (bench/README.md, "Worker memory").
+
+Guarded without measuring memory: a fresh interpreter builds the app the way
+`antechamber serve` does (`antechamber.worker.app_from_env`), in production mode on
+PostgreSQL and Redis with OIDC off, runs its lifespan, serves the docs' files and a room
+GET, and reports which modules it loaded. What only rare paths use must not be among
+them; what they do use must still work there (the invitations' SMTP client and the docs
+have their own tests; the OIDC client's are under tests/auth).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from antechamber import worker
+from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, clean_backend
+
+# Loaded only on the rare paths that use them (or, for the last ones, never installed or
+# never imported by a worker).
+KEPT_OUT_OF_WORKERS = (
+    "alembic",  # migrations: `antechamber migrate`, or the SQLite default's start
+    "antechamber.db.migrate",
+    "antechamber.auth.oidc",  # the OIDC client, only when OIDC is configured
+    "authlib",
+    "httpx",
+    "fastapi_offline",  # only its static files are served, from its folder
+    "smtplib",  # email invitations, imported on the first one
+    "cryptography.hazmat.bindings._rust",  # PyJWT's unused algorithms (worker.py)
+    "watchfiles",  # uvicorn's reloader: not installed (uvicorn without `standard`)
+    "websockets",
+)
+
+_WORKER = textwrap.dedent(
+    """
+    import asyncio, json, sys
+
+    from antechamber.worker import app_from_env
+
+    async def call(app, method, path):
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "root_path": "", "headers": [(b"host", b"127.0.0.1")],
+            "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
+        }
+        statuses, sent, done = [], [], asyncio.Event()
+
+        async def receive():
+            if not sent:
+                sent.append(True)
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+            elif not message.get("more_body", False):
+                done.set()
+
+        await app(scope, receive, send)
+        return statuses[0]
+
+    async def main():
+        app = app_from_env()
+        async with app.router.lifespan_context(app):
+            statuses = {
+                "docs": await call(app, "GET", "/api/v1.0/docs/static/swagger-ui.css"),
+                "room": await call(app, "GET", "/api/v1.0/rooms/no-such-room-here/"),
+            }
+        loaded = [name for name in NAMES if name in sys.modules]
+        # The SDK's verifier (PyJWT without `cryptography`) checks an SDK token.
+        from livekit import api
+
+        token = api.AccessToken(KEY, SECRET).with_identity("someone").to_jwt()
+        verified = api.TokenVerifier(KEY, SECRET).verify(token).identity == "someone"
+        # The mark is gone: what needs `cryptography` later (the OIDC client) loads it.
+        import cryptography.hazmat.bindings._rust  # noqa: F401
+
+        print(json.dumps({
+            "loaded": loaded,
+            "statuses": statuses,
+            "verified": verified,
+            "livekit_sdk": "livekit.api" in sys.modules,
+        }))
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.fixture
+def served_env(postgres_backend: Backend) -> dict[str, str]:
+    clean_backend(postgres_backend)
+    assert postgres_backend.redis_url is not None
+    return {
+        "PATH": "/usr/bin:/bin",
+        "ANTECHAMBER_ENVIRONMENT": "production",
+        "ANTECHAMBER_SECRET_KEY": "worker-imports-secret-0123456789abcdefghij",
+        "ANTECHAMBER_LOG_LEVEL": "warning",
+        "ANTECHAMBER_RECONCILE_ENABLED": "false",
+        "DATABASE_URL": postgres_backend.database_url,
+        "REDIS_URL": postgres_backend.redis_url,
+        "LIVEKIT_URL": "ws://127.0.0.1:7880",
+        "LIVEKIT_API_KEY": LIVEKIT_KEY,
+        "LIVEKIT_API_SECRET": LIVEKIT_SECRET,
+    }
+
+
+def test_a_production_worker_loads_nothing_that_only_rare_paths_use(
+    served_env: dict[str, str], tmp_path: Path
+) -> None:
+    script = (
+        f"NAMES = {list(KEPT_OUT_OF_WORKERS)!r}\n"
+        f"KEY, SECRET = {LIVEKIT_KEY!r}, {LIVEKIT_SECRET!r}\n" + _WORKER
+    )
+    served_env["ANTECHAMBER_METRICS_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=served_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["statuses"] == {"docs": 200, "room": 404}
+    assert report["loaded"] == []
+    # The LiveKit SDK is loaded by every worker (the reconciler calls LiveKit every
+    # `interval_s`), and its verifier works without `cryptography`.
+    assert report["livekit_sdk"] is True
+    assert report["verified"] is True
+
+
+def test_kept_out_halts_an_import_inside_and_only_inside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "keptoutpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "native.py").write_text("LOADED = True\n")
+    user_source = "try:\n    from keptoutpkg import native\nexcept ModuleNotFoundError:\n"
+    (package / "user.py").write_text(user_source + "    native = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("keptoutpkg", "keptoutpkg.native", "keptoutpkg.user"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+    with worker.kept_out(("keptoutpkg.native",)):
+        user = importlib.import_module("keptoutpkg.user")
+        assert user.native is None  # set itself up without it
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module("keptoutpkg.native")
+    assert "keptoutpkg.native" not in sys.modules  # the mark is gone
+    native = importlib.import_module("keptoutpkg.native")
+    assert native.LOADED is True
+    # Already loaded: left alone.
+    with worker.kept_out(("keptoutpkg.native",)):
+        assert sys.modules["keptoutpkg.native"] is native
+    assert sys.modules["keptoutpkg.native"] is native
