@@ -219,7 +219,7 @@ def main() -> None:
         f"an up-to-date .pyc (compiled from source at start); Python {sys.version.split()[0]}"
     )
     print("\n".join(lines))
-    print(f"{len(distinct)} modules in {len(packages)} top-level packages")
+    print(f"{len(distinct)} modules in {len(packages)} top-level packages; import log: {log}")
     print(f"{'package':32s} {'import ms':>10s} {'modules':>8s}")
     for name, (micros, count) in ranked if args.all else ranked[:25]:
         print(f"{name:32s} {micros / 1000:10.1f} {count:8d}")
