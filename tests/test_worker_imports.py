@@ -83,6 +83,7 @@ _WORKER = textwrap.dedent(
         verified = api.TokenVerifier(KEY, SECRET).verify(token).identity == "someone"
         # The mark is gone: what needs `cryptography` later (the OIDC client) loads it.
         import cryptography.hazmat.bindings._rust  # noqa: F401
+        import antechamber.auth.oidc  # noqa: F401
 
         print(json.dumps({
             "loaded": loaded,
