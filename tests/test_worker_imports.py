@@ -84,11 +84,18 @@ _WORKER = textwrap.dedent(
         # The mark is gone: what needs `cryptography` later (the OIDC client) loads it.
         import cryptography.hazmat.bindings._rust  # noqa: F401
         import antechamber.auth.oidc  # noqa: F401
+        from joserfc import jwt
+        from joserfc.jwk import RSAKey
+
+        key = RSAKey.generate_key(2048)  # RS256, as identity providers sign ID tokens
+        signed = jwt.encode({"alg": "RS256"}, {"sub": "someone"}, key)
+        rsa_works = jwt.decode(signed, key).claims["sub"] == "someone"
 
         print(json.dumps({
             "loaded": loaded,
             "statuses": statuses,
             "verified": verified,
+            "rsa_works": rsa_works,
             "livekit_sdk": "livekit.api" in sys.modules,
         }))
 
@@ -139,6 +146,8 @@ def test_a_production_worker_loads_nothing_that_only_rare_paths_use(
     # `interval_s`), and its verifier works without `cryptography`.
     assert report["livekit_sdk"] is True
     assert report["verified"] is True
+    # The OIDC client's RSA (through `cryptography`) works in that process afterwards.
+    assert report["rsa_works"] is True
 
 
 def test_kept_out_halts_an_import_inside_and_only_inside(
