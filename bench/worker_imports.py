@@ -24,6 +24,7 @@ modules' files had no up-to-date `.pyc` (compiled on every start instead).
     uv run python bench/worker_imports.py            # the top 25 packages
     uv run python bench/worker_imports.py --all      # every package
     uv run python bench/worker_imports.py --workers 2 --livekit
+    uv run python bench/worker_imports.py --oidc     # OIDC configured: its client loaded
 """
 
 from __future__ import annotations
@@ -157,9 +158,17 @@ def main() -> None:
     parser.add_argument(
         "--livekit", action="store_true", help="then a webhook and a moderation call"
     )
+    parser.add_argument(
+        "--oidc", action="store_true", help="with OIDC configured (an issuer never contacted)"
+    )
     args = parser.parse_args()
     env = production_env(rate_limit_per_minute=100_000)
     env["ANTECHAMBER_METRICS_TOKEN"] = METRICS_TOKEN
+    if args.oidc:
+        # Its discovery document is fetched at the first login only: none happens here.
+        env["ANTECHAMBER_OIDC_ISSUER"] = f"http://127.0.0.1:{free_port()}"
+        env["ANTECHAMBER_OIDC_CLIENT_ID"] = "bench"
+        env["ANTECHAMBER_OIDC_CLIENT_SECRET"] = secrets.token_urlsafe(24)
     folder = Path(tempfile.mkdtemp(prefix="antechamber-imports-"))
     livekit_port = free_port()
     if args.livekit:
