@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Mapping
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -71,31 +70,18 @@ class LobbyStreams:
         self._metrics = metrics
         self._tick_s = min(MAX_TICK_S, waiting_timeout_s / 3)
 
-    @contextmanager
-    def _open(self, kind: str) -> Iterator[None]:
-        gauge = self._metrics.streams.labels(kind)
-        gauge.inc()
-        try:
-            yield
-        finally:
-            gauge.dec()
-
+    # One async generator per stream, no wrapper around it: thousands stay open at once.
     async def participant(
         self, room: RoomSnapshot, caller: Caller, opening: Entry
     ) -> AsyncIterator[bytes]:
         """`opening` is the lobby's `follow` answer, read before the response starts."""
-        with self._open("participant"):
-            async for chunk in self._participant(room, caller, opening):
-                yield chunk
-
-    async def _participant(
-        self, room: RoomSnapshot, caller: Caller, opening: Entry
-    ) -> AsyncIterator[bytes]:
-        yield sse(opening.as_json())
-        if opening.status is not Status.WAITING:
-            return
+        gauge = self._metrics.streams.labels("participant")
+        gauge.inc()
         lobby, room_id, pid = self._lobby, str(room.id), caller.participant_id
         try:
+            yield sse(opening.as_json())
+            if opening.status is not Status.WAITING:
+                return
             async with self._events.subscribe(events_channel(room_id), pid) as subscription:
                 place = await lobby.place(room_id, pid, refresh=True)
                 while place is not None and place.status is Status.WAITING:
@@ -115,13 +101,12 @@ class LobbyStreams:
         except STORE_OUTAGES as exc:
             logger.warning("lobby stream ended: the store failed: %s", type(exc).__name__)
             yield RECONNECT
+        finally:
+            gauge.dec()
 
     async def admin(self, room: RoomSnapshot) -> AsyncIterator[bytes]:
-        with self._open("admin"):
-            async for chunk in self._admin(room):
-                yield chunk
-
-    async def _admin(self, room: RoomSnapshot) -> AsyncIterator[bytes]:
+        gauge = self._metrics.streams.labels("admin")
+        gauge.inc()
         room_id = str(room.id)
         try:
             async with self._events.subscribe(events_channel(room_id)) as subscription:
@@ -138,3 +123,5 @@ class LobbyStreams:
         except STORE_OUTAGES as exc:
             logger.warning("admin lobby stream ended: the store failed: %s", type(exc).__name__)
             yield RECONNECT
+        finally:
+            gauge.dec()
