@@ -148,10 +148,11 @@ async def profile(path_name: str, count: int, places: int, out: Path, tree: bool
         for n in range(max(200, len(calls))):  # warm pools and caches
             await app.call(*calls[n % len(calls)])
         app.statuses.clear()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for n in range(count):
             await app.call(*calls[n % len(calls)])
         plain = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         profiler = Profiler(interval=0.0005)
         profiler.start()
         started = time.perf_counter()
@@ -162,7 +163,8 @@ async def profile(path_name: str, count: int, places: int, out: Path, tree: bool
     statuses = dict(app.statuses)
     print(f"\n===== {path_name}: {count} requests x2 (timed, then profiled), statuses {statuses}")
     print(
-        f"{path_name}: {plain / count * 1000:.3f} ms/request without the profiler, "
+        f"{path_name}: {plain / count * 1000:.3f} ms/request without the profiler "
+        f"({cpu / count * 1000:.3f} ms of this process' CPU), "
         f"{profiled / count * 1000:.3f} ms/request under pyinstrument "
         "(one process, sequential, in-process ASGI calls)"
     )
@@ -186,8 +188,11 @@ def py_spy() -> str:
     return found
 
 
-def flame(path_name: str, seconds: int, places: int, out: Path, env: dict[str, str]) -> None:
-    """py-spy's flame graph of a served process's workers while wrk drives `path_name`."""
+def flame(
+    path_name: str, seconds: int, places: int, out: Path, env: dict[str, str], collapsed: bool
+) -> None:
+    """py-spy's flame graph of a served process's workers while wrk drives `path_name`;
+    with `collapsed`, its collapsed stacks instead, summarised here."""
     access = "trusted" if path_name == "poll" else "public"
     room = asyncio.run(create_room(env, access))
     log_path = Path(tempfile.gettempdir(), f"antechamber-flame-{path_name}.log")
@@ -201,11 +206,12 @@ def flame(path_name: str, seconds: int, places: int, out: Path, env: dict[str, s
             url = f"{server.base}{API}/rooms/{room.slug}/"
             cookie = f"lobbyParticipantId={secrets.token_urlsafe(32)}; csrftoken=x"
             wrk_args += ["-H", f"Cookie: {cookie}"]
-        svg = out / f"flame_{path_name}.svg"
+        svg = out / (f"stacks_{path_name}.txt" if collapsed else f"flame_{path_name}.svg")
         load = subprocess.Popen([require_wrk(), *wrk_args, url], stdout=subprocess.DEVNULL)
         try:
             record = [py_spy(), "record", "--subprocesses", "--pid", str(server.pid)]
             record += ["--duration", str(seconds), "--rate", "200", "--output", str(svg)]
+            record += ["--format", "raw"] if collapsed else []
             spy = subprocess.run(record, capture_output=True, text=True, timeout=seconds + 120)
         finally:
             load.wait(timeout=seconds + 60)
@@ -216,6 +222,47 @@ def flame(path_name: str, seconds: int, places: int, out: Path, env: dict[str, s
         if "Samples" in line or "rror" in line:
             print(line.strip())
     print(f"wrote {svg}")
+    if collapsed:
+        summarise_stacks(svg)
+
+
+_PY_SPY_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^:()]*)(?::\d+)?\)$")
+
+
+def summarise_stacks(path: Path, limit: int = 25) -> None:
+    """Self samples per function and per package, and samples under each antechamber
+    function (inclusive), from py-spy's collapsed stacks (`frame;frame;... count`)."""
+    own: dict[str, int] = defaultdict(int)
+    packages: dict[str, int] = defaultdict(int)
+    inclusive: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        leaf = _PY_SPY_FRAME.match(frames[-1])
+        own[frames[-1]] += count
+        packages[package_of(leaf.group("file")) if leaf else "?"] += count
+        for frame in set(frames):
+            found = _PY_SPY_FRAME.match(frame)
+            if found and "antechamber/" in found.group("file"):
+                inclusive[frame] += count
+    if not total:
+        print("no samples")
+        return
+    for title, table in (
+        ("self samples per function", own),
+        ("self samples per package", packages),
+        ("samples under each antechamber function (inclusive)", inclusive),
+    ):
+        print(f"\n{title} (of {total}):")
+        for name, count in sorted(table.items(), key=lambda item: -item[1])[:limit]:
+            print(f"  {count / total * 100:5.1f} %  {name}")
 
 
 def main() -> int:
@@ -227,6 +274,9 @@ def main() -> int:
     parser.add_argument("--tree", action="store_true", help="print pyinstrument's call tree too")
     parser.add_argument(
         "--flame", type=int, default=0, metavar="SECONDS", help="py-spy flame graphs instead"
+    )
+    parser.add_argument(
+        "--collapsed", action="store_true", help="with --flame: collapsed stacks, summarised"
     )
     args = parser.parse_args()
     if args.flame:
@@ -250,7 +300,7 @@ def main() -> int:
         flush_redis()
         try:
             if args.flame:
-                flame(path_name, args.flame, args.places, args.out, env)
+                flame(path_name, args.flame, args.places, args.out, env, args.collapsed)
             else:
                 asyncio.run(profile(path_name, args.requests, args.places, args.out, args.tree))
         finally:

@@ -28,12 +28,14 @@ from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
 from antechamber.http.shutdown import chain_stop_signals
 from antechamber.http.unsupported import router as unsupported_router
 from antechamber.invitations.router import router as invitations_router
+from antechamber.lobby.router import hot_router as lobby_hot_router
 from antechamber.lobby.router import router as lobby_router
 from antechamber.moderation.router import router as moderation_router
 from antechamber.observability.logs import configure_logging
 from antechamber.observability.metrics import Metrics
 from antechamber.observability.middleware import ObservabilityMiddleware
 from antechamber.rooms.cache import ROOMS_CHANNEL
+from antechamber.rooms.router import hot_router as rooms_hot_router
 from antechamber.rooms.router import router as rooms_router
 from antechamber.settings import Settings, load_settings
 from antechamber.webhooks.router import WEBHOOK_PATH
@@ -93,6 +95,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install(app)
     openapi.install(app, API)
+    # The hot paths first: every poll and meeting link is matched against them only.
+    app.include_router(lobby_hot_router, prefix=API)
+    app.include_router(rooms_hot_router, prefix=API)
     app.include_router(health)
     app.include_router(metrics_router)
     app.include_router(service_api, prefix=API)

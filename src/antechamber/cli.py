@@ -113,19 +113,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         server = uvicorn.Server(config)
         server.run()
         return 0 if server.started else 1
-    from uvicorn.supervisors import Multiprocess
+    from antechamber.supervisor import Listener, PortInUse, Supervisor
 
-    class Supervisor(Multiprocess):
-        def terminate_all(self) -> None:
-            # The workers close their copies of the listening socket as they stop; the
-            # supervisor's copy would keep it open, and connections made meanwhile would
-            # wait in its backlog, never answered. Closed, new connections are refused at
-            # once and a balancer sends them elsewhere.
-            for sock in self.sockets:
-                sock.close()
-            super().terminate_all()
-
-    Supervisor(config, sockets=[config.bind_socket()]).run()
+    try:
+        listener = Listener(args.host, args.port, config.backlog)
+    except PortInUse as exc:
+        logging.getLogger("antechamber.serve").error("%s", exc)
+        return 1
+    logging.getLogger("antechamber.serve").info(
+        "listening on %s:%d with %d workers", listener.host, listener.port, count
+    )
+    Supervisor(config, listener).run()
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -40,6 +40,12 @@ from antechamber.webhooks.service import WebhookService
 SESSION_COOKIE = "sessionid"
 
 
+def services_of(request: Request) -> Any:
+    """The process' services (built by the app's lifespan). Typed by the caller, with a
+    Protocol naming the parts it reads."""
+    return request.app.state.services
+
+
 # Dependencies that don't block are `async def`: FastAPI runs plain `def` ones in its thread
 # pool, a thread hop on every request for nothing.
 def _part(name: str) -> Any:
@@ -47,7 +53,7 @@ def _part(name: str) -> Any:
     each route asks for the parts it uses, never for all of them."""
 
     async def part(request: Request) -> Any:
-        return getattr(request.app.state.services, name)
+        return getattr(services_of(request), name)
 
     part.__name__ = f"get_{name}"
     return Depends(part)
@@ -82,12 +88,16 @@ MetricsDep = Annotated[Metrics, _part("metrics")]
 ServerShutdown = Annotated[Shutdown, _part("shutdown")]
 
 
-async def client_address(request: Request) -> str:
+def client_address(request: Request) -> str:
     """The caller's address (the real one behind a trusted proxy: see `serve`)."""
     return request.client.host if request.client else "unknown"
 
 
-ClientAddress = Annotated[str, Depends(client_address)]
+async def _client_address(request: Request) -> str:
+    return client_address(request)
+
+
+ClientAddress = Annotated[str, Depends(_client_address)]
 
 
 async def get_db(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession]:
@@ -137,36 +147,41 @@ async def require_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
-async def lobby_secret(request: Request, response: Response, settings: AppSettings) -> str:
-    """The caller's lobby secret, issuing a new cookie when it has none (or a bad one)."""
+class CallerParts(Protocol):
+    """What resolving a caller reads: the process' services have these parts."""
+
+    settings: Settings
+    sessions: SessionService
+
+
+async def request_caller(
+    request: Request, parts: CallerParts, db: AsyncSession
+) -> tuple[Caller, str | None]:
+    """The caller of request-entry and GET room: the logged-in user if any, and a lobby
+    identity from the lobby cookie, with a new secret (returned, for the answer's cookie:
+    `set_lobby_cookie`) when the request has none or a bad one."""
+    user = await user_from_request(request, parts.sessions, parts.settings, db)
     secret = request.cookies.get(LOBBY_COOKIE)
-    if not valid_lobby_secret(secret):
-        secret = new_lobby_secret()
-        response.set_cookie(
-            LOBBY_COOKIE,
-            secret,
-            max_age=30 * 86400,
-            httponly=True,
-            secure=settings.is_production,
-            samesite="lax",
-            path="/",
-        )
-    assert secret is not None
-    return secret
+    issued = None
+    if secret is None or not valid_lobby_secret(secret):
+        secret = issued = new_lobby_secret()
+    return Caller(user=user, participant_id=_participant_id(parts.settings, secret)), issued
 
 
-LobbySecret = Annotated[str, Depends(lobby_secret)]
+def set_lobby_cookie(response: Response, secret: str, settings: Settings) -> None:
+    response.set_cookie(
+        LOBBY_COOKIE,
+        secret,
+        max_age=30 * 86400,
+        httponly=True,
+        secure=settings.is_production,
+        samesite="lax",
+        path="/",
+    )
 
 
 def _participant_id(settings: Settings, secret: str) -> str:
     return public_participant_id(settings.secret_key.get_secret_value().encode(), secret)
-
-
-async def get_caller(user: OptionalUser, secret: LobbySecret, settings: AppSettings) -> Caller:
-    return Caller(user=user, participant_id=_participant_id(settings, secret))
-
-
-CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 async def caller_for_stream(

@@ -2,7 +2,8 @@
 audit record of the act where there is one (so a refused attempt is recorded too, with
 its outcome), and requires the caller's right. A route's body is then only its action.
 
-- `RoomAdmin`, `RoomOwner`, `LobbyAdmin`: the room's owners and administrators (owners).
+- `RoomAdmin`, `RoomOwner`: the room's owners and administrators (owners);
+  `admin_snapshot`: the cached room, for them.
 - `room_act(action, Body)`: an audited act. `admin` (default): owners and administrators;
   `participant`: a participant proven by its LiveKit token, acting on itself; `muter`:
   whoever moderation lets mute in this room (`ModerationService.muter`).
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Body, Depends, Header
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from antechamber.http.deps import CurrentUser, Db, Moderation, OptionalUser, Rooms, Sessionmaker
+from antechamber.http.deps import CurrentUser, Db, Moderation, OptionalUser, Sessionmaker
 from antechamber.moderation import audit
 from antechamber.moderation.audit import Act, Actor
 from antechamber.moderation.service import Participant
@@ -64,20 +66,13 @@ async def room_owner(room_key: str, db: Db, user: CurrentUser) -> AdminRoom:
 RoomOwner = Annotated[AdminRoom, Depends(room_owner)]
 
 
-async def lobby_admin(room_key: str, db: Db, cache: Rooms, user: OptionalUser) -> RoomSnapshot:
-    """The cached room (a hot path: admins poll the waiting list), for its admins."""
-    return await admin_snapshot(db, cache, room_key, user)
-
-
 async def admin_snapshot(
-    db: Db, cache: RoomCache, room_key: str, user: User | None
+    db: AsyncSession, cache: RoomCache, room_key: str, user: User | None
 ) -> RoomSnapshot:
+    """The cached room, for its admins (the hot admin paths: the waiting list, its stream)."""
     room = await rooms.snapshot_or_404(db, cache, room_key)
     await rooms.require_admin(db, room.id, user)
     return room
-
-
-LobbyAdmin = Annotated[RoomSnapshot, Depends(lobby_admin)]
 
 
 class Right(enum.Enum):

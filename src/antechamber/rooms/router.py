@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.convertors import Convertor, register_url_convertor
 
 from antechamber import ratelimit
 from antechamber.admission.service import AdmissionService
 from antechamber.auth.caller import Caller
-from antechamber.db.session import after_commit
+from antechamber.db.session import after_commit, transaction
 from antechamber.errors import NotFound
 from antechamber.http.deps import (
     Admission,
     AppSettings,
-    CallerDep,
+    CallerParts,
     ClientAddress,
     Db,
     Gateway,
@@ -26,6 +27,9 @@ from antechamber.http.deps import (
     MessageBroker,
     OptionalUser,
     Rooms,
+    request_caller,
+    services_of,
+    set_lobby_cookie,
 )
 from antechamber.http.guards import AdminRoom, RoomAdmin, RoomOwner
 from antechamber.http.openapi import errors
@@ -34,6 +38,7 @@ from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.pubsub import Broker
 from antechamber.rooms import accesses, callbacks, livekit_metadata, slugs
 from antechamber.rooms import service as rooms
+from antechamber.rooms.cache import RoomCache
 from antechamber.rooms.models import AccessLevel, Role
 from antechamber.rooms.schemas import (
     AccessCreate,
@@ -52,6 +57,9 @@ from antechamber.text import TEXT_PATTERN
 from antechamber.tokens.names import MAX_DISPLAY_NAME
 
 router = APIRouter(tags=["rooms"])
+# The hot route(s) of this module: the app includes these first (FastAPI tries its
+# routers in order, each try costing a few microseconds per route).
+hot_router = APIRouter(tags=["rooms"])
 
 
 class _RoomKey(Convertor[str]):
@@ -120,27 +128,39 @@ async def creation_callback(
     return CreationCallbackOut(room=CallbackRoom.model_validate(room) if room else None)
 
 
-@router.get(
+class _RoomParts(CallerParts, Protocol):
+    sessionmaker: async_sessionmaker[AsyncSession]
+    room_cache: RoomCache
+    admission: AdmissionService
+
+
+# Anyone opening a meeting link: the cached room, no database round trip for anonymous
+# callers (only admins need the full row with its accesses), and the parts resolved here
+# by hand rather than by per-request dependency solving (issue 11).
+@hot_router.get(
     "/rooms/{room_key:room_key}/",
     response_model=RoomOut,
     response_model_exclude_none=False,
     responses=errors(403, 404),
 )
-async def get_room(
-    room_key: str,
-    db: Db,
-    settings: AppSettings,
-    cache: Rooms,
-    admission: Admission,
-    caller: CallerDep,
-    username: Username = None,
+async def get_room(room_key: str, request: Request, username: Username = None) -> Response:
+    parts: _RoomParts = services_of(request)
+    async with transaction(parts.sessionmaker) as db:
+        caller, issued = await request_caller(request, parts, db)
+        out = await _room_for(db, parts, room_key, caller, username)
+    response = Response(out.model_dump_json(), media_type="application/json")
+    if issued is not None:
+        set_lobby_cookie(response, issued, parts.settings)
+    return response
+
+
+async def _room_for(
+    db: AsyncSession, parts: _RoomParts, room_key: str, caller: Caller, username: str | None
 ) -> RoomOut:
-    # The hot path (anyone opening a meeting link): the cached room, no database round
-    # trip for anonymous callers; only admins need the full row with its accesses.
-    room = await rooms.snapshot(db, cache, room_key)
+    room = await rooms.snapshot(db, parts.room_cache, room_key)
     if room is None:
-        return _unregistered(room_key, settings, admission, caller, username)
-    joining = await admission.admit(db, room, caller, username, asking=False)
+        return _unregistered(room_key, parts.settings, parts.admission, caller, username)
+    joining = await parts.admission.admit(db, room, caller, username, asking=False)
     role, livekit = joining.role, joining.livekit
     if role is not None and role.is_admin:
         return await rooms.room_out(db, await rooms.get_or_404(db, room_key), role, livekit)
