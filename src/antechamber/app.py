@@ -4,6 +4,7 @@ the engine, Redis and the other clients in the lifespan, so tests choose the bac
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,7 +53,9 @@ def graceful_timeout_s(settings: Settings) -> float:
     return settings.shutdown_timeout_s * (1 - CLOSE_SHARE)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, freeze_after_start: bool = False) -> FastAPI:
+    """`freeze_after_start`: for a served process, which builds one app (a test process
+    builds many, and frozen objects are never collected)."""
     metrics = Metrics(settings.metrics_dir)
 
     @asynccontextmanager
@@ -72,6 +75,13 @@ def create_app(settings: Settings) -> FastAPI:
         services.shutdown.on_drain(services.broker.end_subscriptions)
         restore_signals = chain_stop_signals(services.shutdown, settings.shutdown_delay_s)
         services.reconciler.start()
+        if freeze_after_start:
+            # What start-up built (~150,000 objects: modules, the app, its clients) lives
+            # as long as the process. Frozen out of the collector's sight, a full
+            # collection no longer walks it: one took ~100 ms under load, a request's
+            # worst latency.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -196,4 +206,4 @@ def app_from_env() -> FastAPI:
     `antechamber.worker.app_from_env`, which imports this module lighter."""
     settings = load_settings()
     configure_logging(settings)
-    return create_app(settings)
+    return create_app(settings, freeze_after_start=True)

@@ -1,8 +1,10 @@
 """Publish/subscribe between processes: Redis pub/sub, or in-process for one process.
 
 Each process keeps ONE Redis pub/sub connection and fans each message out to the local
-queues of its open streams. Subscribe before reading the state you then follow, so
-nothing falls in between.
+subscriptions of its open streams: plain ones (every message of a channel, as published),
+or a `Topic`'s (decoded once per process, handed only to the followers of its key). Both
+brokers share that in-process side (`_LocalSide`). Subscribe before reading the state you
+then follow, so nothing falls in between.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -25,40 +27,180 @@ logger = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 1.0
 READ_TICK_S = 1.0
 SUBSCRIBE_WAIT_S = 2.0
+M = TypeVar("M")
 
 
 class SubscriptionEnded(Exception):
     """The process is stopping: whoever follows this subscription must end its stream."""
 
 
-class Subscription:
+class Subscription(Generic[M]):
+    """What one follower receives: messages in order, then the end. Small on purpose
+    (a list and at most one waiting future, not an asyncio.Queue): a process holds one
+    per open stream, thousands of them."""
+
+    __slots__ = ("_items", "_waiter", "delivered", "ended")
+
     def __init__(self) -> None:
-        # None in the queue marks the end.
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._items: list[M] = []
+        self._waiter: asyncio.Future[None] | None = None
         self.ended = False
+        self.delivered = 0  # messages handed to this follower since it subscribed
+
+    def put(self, message: M) -> None:
+        self._items.append(message)
+        self.delivered += 1
+        self._wake()
 
     def end(self) -> None:
         if not self.ended:
             self.ended = True
-            self.queue.put_nowait(None)
+            self._wake()
 
-    async def next(self, wait_s: float) -> str | None:
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    @property
+    def pending(self) -> int:
+        """Messages received and not yet taken by `next`."""
+        return len(self._items)
+
+    async def next(self, wait_s: float) -> M | None:
         """The next message, or None when `wait_s` seconds pass without one; raises
-        SubscriptionEnded once the broker ends its subscriptions."""
-        # asyncio.timeout, not wait_for: no inner task whose cancellation could be lost
-        # when the stream itself is cancelled (a client leaving, a shutdown).
-        try:
-            async with asyncio.timeout(wait_s):
-                message = await self.queue.get()
-        except TimeoutError:
-            return None
-        if message is None:
+        SubscriptionEnded once the broker ends its subscriptions (after the messages
+        received before the end)."""
+        if not self._items and not self.ended:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            # asyncio.timeout, not wait_for: no inner task whose cancellation could be lost
+            # when the stream itself is cancelled (a client leaving, a shutdown).
+            try:
+                async with asyncio.timeout(wait_s):
+                    await waiter
+            except TimeoutError:
+                return None
+            finally:
+                self._waiter = None
+        if self._items:
+            return self._items.pop(0)
+        if self.ended:
             raise SubscriptionEnded
-        return message
+        return None
 
 
 Listener = Callable[[str], None]
 ChannelListener = Callable[[str, str], None]
+
+
+class _Followers(Generic[M]):
+    """The subscriptions of one channel within a topic: those that follow one key, and
+    those that want every message (key None)."""
+
+    __slots__ = ("by_key", "every")
+
+    def __init__(self) -> None:
+        self.every: set[Subscription[M]] = set()
+        self.by_key: dict[str, set[Subscription[M]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.every or self.by_key)
+
+
+class Topic(Generic[M]):
+    """Subscriptions to channels whose messages are decoded and dispatched by key.
+
+    A message on a channel that somebody in the process follows is decoded ONCE (not once
+    per follower), then handed only to the subscriptions that follow its key
+    (`key_of(decoded)`) and to those that follow the whole channel (key None). So in a
+    room of 5,000 open streams an event wakes the one stream it concerns (and the
+    room's admins), not 5,000. A message that fails to decode is logged and dropped.
+    Made by a broker's `topic()`, fed by the same fan-out as its plain subscriptions."""
+
+    def __init__(
+        self,
+        decode: Callable[[str], M],
+        key_of: Callable[[M], str] | None,
+        start: Callable[[], Awaitable[None]],
+        ended: bool,
+    ) -> None:
+        self._decode = decode
+        self._key_of = key_of
+        self._start = start
+        self._channels: dict[str, _Followers[M]] = {}
+        self.ended = ended
+        self.decoded = 0  # messages decoded, all channels together
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, channel: str, key: str | None = None
+    ) -> AsyncIterator[Subscription[M]]:
+        """Follows `channel`'s messages of `key` (every message when None), from the
+        moment this returns: subscribe BEFORE reading the state you then follow."""
+        await self._start()
+        subscription: Subscription[M] = Subscription()
+        if self.ended:
+            subscription.end()
+        followers = self._channels.get(channel)
+        if followers is None:
+            followers = self._channels[channel] = _Followers()
+        if key is None:
+            followers.every.add(subscription)
+        else:
+            followers.by_key.setdefault(key, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._remove(channel, key, subscription)
+
+    def _remove(self, channel: str, key: str | None, subscription: Subscription[M]) -> None:
+        followers = self._channels.get(channel)
+        if followers is None:
+            return
+        if key is None:
+            followers.every.discard(subscription)
+        else:
+            same_key = followers.by_key.get(key)
+            if same_key is not None:
+                same_key.discard(subscription)
+                if not same_key:
+                    del followers.by_key[key]
+        if not followers:
+            del self._channels[channel]
+
+    def deliver(self, channel: str, message: str) -> None:
+        followers = self._channels.get(channel)
+        if followers is None:
+            return
+        try:
+            decoded = self._decode(message)
+            key = self._key_of(decoded) if self._key_of is not None else None
+        except Exception:
+            logger.exception("undecodable message on %s dropped", channel)
+            return
+        self.decoded += 1
+        for subscription in followers.every:
+            subscription.put(decoded)
+        if key is not None:
+            for subscription in followers.by_key.get(key, ()):
+                subscription.put(decoded)
+
+    def end_all(self) -> None:
+        self.ended = True
+        for followers in self._channels.values():
+            for subscription in followers.every:
+                subscription.end()
+            for same_key in followers.by_key.values():
+                for subscription in same_key:
+                    subscription.end()
+
+    def clear(self) -> None:
+        self._channels.clear()
+
+
+def _as_is(message: str) -> str:
+    return message
 
 
 class Broker(Protocol):
@@ -69,7 +211,14 @@ class Broker(Protocol):
         For cheap synchronous reactions (dropping a cache entry); no task to cancel."""
         ...
 
-    def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
+    def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[Subscription[str]]:
+        """Every message of `channel`, as published."""
+        ...
+
+    def topic(self, decode: Callable[[str], M], key_of: Callable[[M], str]) -> Topic[M]:
+        """Subscriptions to decoded messages by key (see `Topic`). Make one per kind of
+        message and keep it for the broker's lifetime."""
+        ...
 
     def end_subscriptions(self) -> None:
         """Ends every open subscription, and every later one at once (a stopping process)."""
@@ -87,35 +236,31 @@ class Broker(Protocol):
 
 
 class _Fanout:
-    def __init__(self) -> None:
-        self.subscribers: dict[str, set[Subscription]] = defaultdict(set)
+    def __init__(self, start: Callable[[], Awaitable[None]]) -> None:
+        self._start = start
+        self.plain: Topic[str] = Topic(_as_is, None, start, ended=False)
+        self.topics: list[Topic[Any]] = [self.plain]
         self.listeners: dict[str, list[Listener]] = defaultdict(list)
         self.catch_all: list[ChannelListener] = []
         self.ended = False
 
-    def add(self, channel: str) -> Subscription:
-        subscription = Subscription()
-        if self.ended:
-            subscription.end()
-        self.subscribers[channel].add(subscription)
-        return subscription
-
-    def remove(self, channel: str, subscription: Subscription) -> None:
-        subscribers = self.subscribers.get(channel)
-        if subscribers is not None:
-            subscribers.discard(subscription)
-            if not subscribers:
-                del self.subscribers[channel]
+    def topic(self, decode: Callable[[str], M], key_of: Callable[[M], str]) -> Topic[M]:
+        topic = Topic(decode, key_of, self._start, ended=self.ended)
+        self.topics.append(topic)
+        return topic
 
     def end_all(self) -> None:
         self.ended = True
-        for subscriptions in self.subscribers.values():
-            for subscription in subscriptions:
-                subscription.end()
+        for topic in self.topics:
+            topic.end_all()
+
+    def clear(self) -> None:
+        for topic in self.topics:
+            topic.clear()
 
     def deliver(self, channel: str, message: str) -> None:
-        for subscription in self.subscribers.get(channel, ()):
-            subscription.queue.put_nowait(message)
+        for topic in self.topics:
+            topic.deliver(channel, message)
         for listener in self.listeners.get(channel, ()):
             try:
                 listener(message)
@@ -132,8 +277,8 @@ class _Fanout:
 
 
 class _LocalSide:
-    """What both brokers do within the process: listeners and subscribers of a channel,
-    fed by `_fanout` (the memory broker's publish, the Redis broker's reader)."""
+    """What both brokers do within the process: listeners, subscribers and topics of a
+    channel, fed by `_fanout` (the memory broker's publish, the Redis broker's reader)."""
 
     _fanout: _Fanout
 
@@ -146,14 +291,11 @@ class _LocalSide:
     def listen_all(self, listener: ChannelListener) -> None:
         self._fanout.catch_all.append(listener)
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        await self.start()
-        subscription = self._fanout.add(channel)
-        try:
-            yield subscription
-        finally:
-            self._fanout.remove(channel, subscription)
+    def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[Subscription[str]]:
+        return self._fanout.plain.subscribe(channel)
+
+    def topic(self, decode: Callable[[str], M], key_of: Callable[[M], str]) -> Topic[M]:
+        return self._fanout.topic(decode, key_of)
 
     def end_subscriptions(self) -> None:
         self._fanout.end_all()
@@ -161,7 +303,7 @@ class _LocalSide:
 
 class MemoryBroker(_LocalSide):
     def __init__(self) -> None:
-        self._fanout = _Fanout()
+        self._fanout = _Fanout(self.start)
 
     async def publish(self, channel: str, message: str) -> None:
         self._fanout.deliver(channel, message)
@@ -170,7 +312,7 @@ class MemoryBroker(_LocalSide):
         self._fanout.deliver(channel, message)
 
     async def close(self) -> None:
-        self._fanout.subscribers.clear()
+        self._fanout.clear()
 
 
 class RedisBroker(_LocalSide):
@@ -183,7 +325,7 @@ class RedisBroker(_LocalSide):
         self._node_client: Redis | None = None
         self._failed_node: str | None = None
         self._patterns = patterns
-        self._fanout = _Fanout()
+        self._fanout = _Fanout(self.start)
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._closing = False

@@ -137,3 +137,39 @@ async def test_it_still_commits_a_write_before_answering(
             text("SELECT name FROM rooms WHERE id = :id"), {"id": created["id"]}
         )
         assert found.scalar_one() == "Written"
+
+
+async def test_an_admins_poll_of_the_waiting_list_is_one_statement(
+    alice: Browser, anonymous: Browser, database_work: DatabaseWork
+) -> None:
+    """The login session names the user; her existence and her role come in one query
+    (the room from the cache)."""
+    room = await create_room(alice, "Trusted", access_level="trusted")
+    waiting = await anonymous.post(f"{ROOMS}{room['slug']}/request-entry/", json={})
+    assert waiting.status_code == 200, waiting.text
+    url = f"{ROOMS}{room['slug']}/waiting-participants/"
+    assert (await alice.get(url)).status_code == 200  # fills the room cache
+    _counted(database_work)
+
+    for _ in range(POLLS):
+        listed = await alice.get(url)
+        assert listed.status_code == 200, listed.text
+        assert [p["id"] for p in listed.json()["participants"]] == [waiting.json()["id"]]
+    seen = _counted(database_work)
+    assert seen.statements == POLLS
+
+
+async def test_a_session_whose_user_is_gone_may_not_see_the_waiting_list(
+    alice: Browser, bob: Browser, stack: Stack
+) -> None:
+    room = await create_room(alice, "Trusted", access_level="trusted")
+    url = f"{ROOMS}{room['slug']}/waiting-participants/"
+    assert (await bob.get(url)).status_code == 403  # logged in, not an admin
+    async with stack.app.state.services.sessionmaker() as db:
+        await db.execute(text("DELETE FROM users WHERE email = 'bob@example.com'"))
+        await db.commit()
+
+    refused = await bob.get(url)
+
+    assert refused.status_code == 401, refused.text
+    assert refused.json() == {"detail": "Log in to administer this room."}

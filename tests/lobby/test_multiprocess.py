@@ -218,3 +218,42 @@ async def test_it_streams_arrivals_and_decisions_to_admins_on_another_process(
         assert (name, decided["id"], decided["status"]) == ("participant", guest_id, "denied")
     async with guest.stream(events_url) as refused:
         assert refused.status_code == 401
+
+
+async def test_it_answers_both_tabs_of_a_participant_and_no_one_else(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    one, two, _ = cluster.urls
+    admin, guest, other = Visitor(http), Visitor(http), Visitor(http)
+    room = await _restricted_room(admin, one)
+    path = f"/api/v1.0/rooms/{room['id']}/request-entry/"
+    asked = await guest.request("POST", one + path, {"username": "Ann"})
+    assert asked.json()["status"] == "waiting"
+    guest_id = asked.json()["id"]
+    assert (await other.request("POST", one + path, {"username": "Bob"})).json()[
+        "status"
+    ] == "waiting"
+    events_url = f"{one}/api/v1.0/rooms/{room['id']}/lobby-events/"
+    async with (
+        guest.stream(events_url) as first_tab,
+        guest.stream(events_url) as second_tab,
+        other.stream(events_url) as other_tab,
+    ):
+        tabs = [
+            asyncio.create_task(_first_event(tab, "accepted")) for tab in (first_tab, second_tab)
+        ]
+        others = asyncio.create_task(_next_event(other_tab.aiter_lines()))
+        # Each stream's opening event says where it stands, so all three are subscribed.
+        assert (await asyncio.wait_for(others, 10))[1]["status"] == "waiting"
+        decided = await admin.request(
+            "POST",
+            f"{two}/api/v1.0/rooms/{room['id']}/enter/",
+            {"participant_id": guest_id, "allow_entry": True},
+        )
+        assert decided.status_code == 200, decided.text
+        pushed = await asyncio.wait_for(asyncio.gather(*tabs), 10)
+    for body in pushed:
+        assert body["id"] == guest_id
+        assert verify(body["livekit"]["token"]).identity == guest_id
+    still = await other.request("POST", two + path, {"username": "Bob"})
+    assert still.json()["status"] == "waiting"

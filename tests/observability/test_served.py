@@ -19,6 +19,7 @@ from tests.serve_process import Served, serve_env
 pytestmark = pytest.mark.postgres
 CONFIG = "/api/v1.0/config/"
 CLIENT_ID = "client-chosen.id-42"
+STREAMS_TEST_ID = "streams-gauge-test"
 
 
 @pytest.fixture(scope="module")
@@ -64,23 +65,38 @@ def test_it_adds_up_both_workers_counters(served: Served) -> None:
 
 
 def test_it_counts_open_event_streams_across_workers(served: Served) -> None:
-    with httpx.Client(base_url=served.url, timeout=10) as alice:
+    with (
+        httpx.Client(base_url=served.url, timeout=10) as alice,
+        httpx.Client(base_url=served.url, timeout=10) as guest,
+    ):
         assert alice.post("/api/v1.0/dev-login/", json={"email": "alice@example.com"}).is_success
         csrf = {"X-CSRFToken": alice.cookies["csrftoken"]}
         room = alice.post(
             "/api/v1.0/rooms/", json={"name": "Streams", "access_level": "restricted"}, headers=csrf
         ).json()
-        url = f"/api/v1.0/rooms/{room['id']}/waiting-participants-events/"
-        with alice.stream("GET", url) as stream:
-            assert stream.status_code == 200
-            # The iterator is kept: dropping it would close the stream.
-            lines = stream.iter_lines()
-            while not next(lines).startswith("data:"):
-                pass
-            assert sample(scrape(served), "antechamber_event_streams_open", kind="admin") == 1
+        asked = guest.post(
+            f"/api/v1.0/rooms/{room['id']}/request-entry/",
+            json={},
+            headers={"X-Request-ID": STREAMS_TEST_ID},  # not one of the log test's requests
+        )
+        assert asked.json()["status"] == "waiting", asked.text
+        admin_url = f"/api/v1.0/rooms/{room['id']}/waiting-participants-events/"
+        guest_url = f"/api/v1.0/rooms/{room['id']}/lobby-events/"
+        with alice.stream("GET", admin_url) as stream, guest.stream("GET", guest_url) as waiting:
+            # The iterators are kept: dropping one would close its stream.
+            opened = [stream.iter_lines(), waiting.iter_lines()]
+            for lines in opened:
+                while not next(lines).startswith("data:"):
+                    pass
+            metrics = scrape(served)
+            assert sample(metrics, "antechamber_event_streams_open", kind="admin") == 1
+            assert sample(metrics, "antechamber_event_streams_open", kind="participant") == 1
     deadline = time.monotonic() + 10
-    while sample(scrape(served), "antechamber_event_streams_open", kind="admin") != 0:
-        assert time.monotonic() < deadline, "the closed stream is still counted"
+    while any(
+        sample(scrape(served), "antechamber_event_streams_open", kind=kind) != 0
+        for kind in ("admin", "participant")
+    ):
+        assert time.monotonic() < deadline, "a closed stream is still counted"
         time.sleep(0.2)
 
 
@@ -131,10 +147,18 @@ def test_it_logs_json_with_request_ids_and_no_secret(served: Served) -> None:
             record
         ), record
         assert isinstance(record["status"], int)
-    entries = [r for r in access if r["route"] == "/api/v1.0/rooms/{room_key}/request-entry/"]
+    entries = [
+        r
+        for r in access
+        if r["route"] == "/api/v1.0/rooms/{room_key}/request-entry/"
+        and r["request_id"] != STREAMS_TEST_ID
+    ]
     assert [r["status"] for r in entries] == [200, 200]
-    generated = [r["request_id"] for r in access if r["request_id"] != CLIENT_ID]
-    assert len(set(generated)) == len(generated) == len(access) - 2
+    generated = [
+        r["request_id"] for r in access if r["request_id"] not in (CLIENT_ID, STREAMS_TEST_ID)
+    ]
+    mine = [r for r in access if r["request_id"] != STREAMS_TEST_ID]
+    assert len(set(generated)) == len(generated) == len(mine) - 2
     assert any(r["request_id"] == CLIENT_ID and r["route"] == CONFIG for r in access)
     for secret in secrets:
         assert secret

@@ -168,3 +168,10 @@ async def test_it_sets_the_attributes_the_front_end_reads(
         "room_role": room_role,
         "is_authenticated": is_authenticated,
     }
+
+
+def test_a_lobby_identity_is_the_same_in_every_version() -> None:
+    """A waiting participant's public id must survive a deploy (their place and the
+    admins' list name them by it): a fixed vector, HMAC-SHA256 of the lobby secret under
+    the service's key, its first 16 bytes as a version-4 UUID."""
+    assert public_participant_id(b"k" * 40, "a" * 43) == "0c3492fe-757a-4fdf-8e1a-dced4db7412b"

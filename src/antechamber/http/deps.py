@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
@@ -113,17 +114,24 @@ async def get_db(sessionmaker: Sessionmaker) -> AsyncIterator[AsyncSession]:
 Db = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
-async def user_from_request(
-    request: Request, sessions: SessionService, settings: Settings, db: AsyncSession
-) -> User | None:
-    """The logged-in user, if the session cookie is valid; CSRF-checked on unsafe methods."""
+async def session_user_id(request: Request, sessions: SessionService) -> uuid.UUID | None:
+    """Whose login session the cookie names, if it names a live one (the user may have
+    been deleted since)."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
     session = await sessions.load(session_id)
-    if session is None:
+    return None if session is None else session.user_id
+
+
+async def user_from_request(
+    request: Request, sessions: SessionService, settings: Settings, db: AsyncSession
+) -> User | None:
+    """The logged-in user, if the session cookie is valid; CSRF-checked on unsafe methods."""
+    user_id = await session_user_id(request, sessions)
+    if user_id is None:
         return None
-    user = await users.get(db, session.user_id)
+    user = await users.get(db, user_id)
     if user is not None:
         csrf.verify(request, settings.allowed_origins)
     return user

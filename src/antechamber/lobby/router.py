@@ -28,8 +28,8 @@ from antechamber.http.deps import (
     client_address,
     request_caller,
     services_of,
+    session_user_id,
     set_lobby_cookie,
-    user_from_request,
 )
 from antechamber.http.guards import RoomAct, admin_snapshot, room_act
 from antechamber.http.openapi import errors
@@ -162,8 +162,11 @@ async def waiting_participants(
 ) -> Response:
     parts: _ListParts = services_of(request)
     async with transaction(parts.sessionmaker) as db:
-        user = await user_from_request(request, parts.sessions, parts.settings, db)
-        room = await admin_snapshot(db, parts.room_cache, room_key, user)
+        # A GET: no CSRF check, so the session's user id is enough (one query with the
+        # role, where loading the user first took two).
+        user_id = await session_user_id(request, parts.sessions)
+        room = await rooms.snapshot_or_404(db, parts.room_cache, room_key)
+        await rooms.require_admin_by_id(db, room.id, user_id)
     # Encoded once per change of the lobby, not once per admin poll; pages cut from it.
     return Response(
         await parts.lobby.waiting_json(room, limit, after), media_type="application/json"
