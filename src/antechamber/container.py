@@ -21,7 +21,7 @@ from antechamber.auth.sessions import (
     SessionService,
 )
 from antechamber.bans import BanStore, MemoryBanStore, RedisBanStore
-from antechamber.db.session import create_engine, create_sessionmaker
+from antechamber.db.session import create_engine, create_reader_sessionmaker, create_sessionmaker
 from antechamber.diagnostics.service import DiagnosticsService
 from antechamber.http.shutdown import Shutdown
 from antechamber.invitations.service import InvitationService
@@ -75,6 +75,8 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # For requests that only read (see create_reader_sessionmaker).
+    reader_sessionmaker: async_sessionmaker[AsyncSession]
     redis: RedisClient | None
     kv: KeyValueStore
     sessions: SessionService
@@ -214,6 +216,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
+        reader_sessionmaker=create_reader_sessionmaker(engine),
         redis=redis,
         kv=stores.kv,
         sessions=SessionService(stores.kv, settings.session_ttl_s),

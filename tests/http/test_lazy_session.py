@@ -140,10 +140,17 @@ async def test_it_still_commits_a_write_before_answering(
 
 
 async def test_an_admins_poll_of_the_waiting_list_is_one_statement(
-    alice: Browser, anonymous: Browser, database_work: DatabaseWork
+    alice: Browser, anonymous: Browser, database_work: DatabaseWork, stack: Stack
 ) -> None:
     """The login session names the user; her existence and her role come in one query
-    (the room from the cache)."""
+    (the room from the cache), outside any transaction (no BEGIN and COMMIT round
+    trips: the connection runs it in autocommit)."""
+    isolation: list[str] = []
+
+    def statement(connection: Any, *_: Any) -> None:
+        isolation.append(connection.get_execution_options().get("isolation_level", "default"))
+
+    engine = stack.app.state.services.engine.sync_engine
     room = await create_room(alice, "Trusted", access_level="trusted")
     waiting = await anonymous.post(f"{ROOMS}{room['slug']}/request-entry/", json={})
     assert waiting.status_code == 200, waiting.text
@@ -151,12 +158,17 @@ async def test_an_admins_poll_of_the_waiting_list_is_one_statement(
     assert (await alice.get(url)).status_code == 200  # fills the room cache
     _counted(database_work)
 
-    for _ in range(POLLS):
-        listed = await alice.get(url)
-        assert listed.status_code == 200, listed.text
-        assert [p["id"] for p in listed.json()["participants"]] == [waiting.json()["id"]]
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        for _ in range(POLLS):
+            listed = await alice.get(url)
+            assert listed.status_code == 200, listed.text
+            assert [p["id"] for p in listed.json()["participants"]] == [waiting.json()["id"]]
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
     seen = _counted(database_work)
     assert seen.statements == POLLS
+    assert isolation == ["AUTOCOMMIT"] * POLLS
 
 
 async def test_a_session_whose_user_is_gone_may_not_see_the_waiting_list(

@@ -55,6 +55,15 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def create_reader_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read (an admin's poll of the waiting list): their
+    statements run outside any transaction, so no BEGIN and COMMIT round trips; each
+    statement sees committed data. The same pool as `create_sessionmaker`'s."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+
+
 _AFTER_COMMIT = "antechamber.after_commit"
 
 

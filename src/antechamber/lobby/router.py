@@ -143,7 +143,7 @@ class WaitingList(BaseModel):
 
 
 class _ListParts(CallerParts, Protocol):
-    sessionmaker: async_sessionmaker[AsyncSession]
+    reader_sessionmaker: async_sessionmaker[AsyncSession]
     room_cache: RoomCache
     lobby: LobbyService
 
@@ -161,7 +161,8 @@ async def waiting_participants(
     after: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     parts: _ListParts = services_of(request)
-    async with transaction(parts.sessionmaker) as db:
+    # Only reads: no transaction round trips.
+    async with transaction(parts.reader_sessionmaker) as db:
         # A GET: no CSRF check, so the session's user id is enough (one query with the
         # role, where loading the user first took two).
         user_id = await session_user_id(request, parts.sessions)
