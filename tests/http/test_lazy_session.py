@@ -9,6 +9,7 @@ see it when it happens.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -185,3 +186,48 @@ async def test_a_session_whose_user_is_gone_may_not_see_the_waiting_list(
 
     assert refused.status_code == 401, refused.text
     assert refused.json() == {"detail": "Log in to administer this room."}
+
+
+async def _uncached(stack: Stack, room: dict[str, Any]) -> str:
+    """The room's GET path, with its cached entry dropped as a change would drop it."""
+    stack.app.state.services.room_cache.invalidate(room["id"])
+    return f"{ROOMS}{room['slug']}/"
+
+
+async def test_requests_that_miss_the_cache_together_share_one_query(
+    alice: Browser, anonymous: Browser, database_work: DatabaseWork, stack: Stack
+) -> None:
+    room = await create_room(alice, "Open house")
+    url = await _uncached(stack, room)
+    _counted(database_work)
+
+    answers = await asyncio.gather(*(anonymous.get(url) for _ in range(POLLS)))
+
+    assert [a.status_code for a in answers] == [200] * POLLS
+    assert {a.json()["id"] for a in answers} == {room["id"]}
+    assert _counted(database_work).statements == 1
+
+
+async def test_a_shared_lookup_cancelled_leaves_its_waiters_to_look_themselves(
+    alice: Browser, anonymous: Browser, stack: Stack
+) -> None:
+    room = await create_room(alice, "Open house")
+    url = await _uncached(stack, room)
+    loading = stack.app.state.services.room_cache.loading
+
+    first = asyncio.create_task(anonymous.get(url))
+    for _ in range(1000):
+        if room["slug"] in loading:
+            break
+        await asyncio.sleep(0)
+    assert room["slug"] in loading, "the first request never started its lookup"
+    second = asyncio.create_task(anonymous.get(url))
+    for _ in range(20):  # the second reaches the shared lookup and waits for it
+        await asyncio.sleep(0)
+    first.cancel()
+
+    answer = await second
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"] == room["id"]
+    with pytest.raises(asyncio.CancelledError):
+        await first

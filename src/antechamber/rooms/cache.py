@@ -7,6 +7,7 @@ message is lost while a process reconnects to Redis.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 
@@ -17,6 +18,14 @@ from antechamber.ttlmap import TTLMap
 ROOMS_CHANNEL = "rooms:changed"
 CREATED = "+"  # slugs and ids never start with it
 MAX_ENTRIES = 10_000
+
+
+class LookAgain:
+    """A shared lookup's answer when it failed or was cancelled: each request that waited
+    for it looks the room up itself (and meets the same outage, if it is one)."""
+
+
+LOOK_AGAIN = LookAgain()
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,9 @@ class RoomCache:
         # None: the key names no room (a cached miss).
         self._entries: TTLMap[str, RoomSnapshot | None] = TTLMap(max_entries=MAX_ENTRIES)
         self.generation = 0
+        # The lookup of a key in flight on this process (`rooms.service.snapshot`): its
+        # answer, or LOOK_AGAIN if it failed.
+        self.loading: dict[str, asyncio.Future[RoomSnapshot | LookAgain | None]] = {}
 
     def get(self, key: str) -> RoomSnapshot | None:
         return self._entries.get(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +15,14 @@ from antechamber.db.session import after_commit, counted_page
 from antechamber.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from antechamber.pubsub import Broker
 from antechamber.rooms import slugs
-from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache, RoomSnapshot, created_message
+from antechamber.rooms.cache import (
+    LOOK_AGAIN,
+    ROOMS_CHANNEL,
+    LookAgain,
+    RoomCache,
+    RoomSnapshot,
+    created_message,
+)
 from antechamber.rooms.models import AccessLevel, ResourceAccess, Role, Room
 from antechamber.rooms.schemas import (
     AccessOut,
@@ -260,14 +268,37 @@ async def snapshot(db: AsyncSession, cache: RoomCache, key: str) -> RoomSnapshot
         return cached
     if cache.is_missing(cache_key):
         return None  # an unregistered room, as fast as a registered one
-    generation = cache.generation
-    room = await find(db, key)
-    if room is None:
-        cache.put_missing(cache_key, generation)
-        return None
-    fresh = RoomSnapshot.of(room)
-    cache.put(cache_key, fresh)
-    return fresh
+    # One lookup per key at a time on this process: when an entry expires under load, the
+    # requests for it wait for that one query instead of each sending their own.
+    pending = cache.loading.get(cache_key)
+    if pending is not None:
+        shared = await asyncio.shield(pending)
+        if not isinstance(shared, LookAgain):
+            return shared
+    return await _look_up(db, cache, cache_key, key)
+
+
+async def _look_up(
+    db: AsyncSession, cache: RoomCache, cache_key: str, key: str
+) -> RoomSnapshot | None:
+    answer: asyncio.Future[RoomSnapshot | LookAgain | None]
+    answer = asyncio.get_running_loop().create_future()
+    cache.loading[cache_key] = answer
+    try:
+        generation = cache.generation
+        room = await find(db, key)
+        fresh = None if room is None else RoomSnapshot.of(room)
+        if fresh is None:
+            cache.put_missing(cache_key, generation)
+        else:
+            cache.put(cache_key, fresh)
+        answer.set_result(fresh)
+        return fresh
+    finally:
+        if not answer.done():  # failed or cancelled: the waiting requests try themselves
+            answer.set_result(LOOK_AGAIN)
+        if cache.loading.get(cache_key) is answer:
+            del cache.loading[cache_key]
 
 
 def announce_created(db: AsyncSession, cache: RoomCache, broker: Broker, room: Room) -> None:
