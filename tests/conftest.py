@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from antechamber.app import create_app
@@ -98,6 +99,16 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     return server.url
 
 
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """A client of the test session's Redis, its db emptied before and after the test."""
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
 @pytest.fixture(scope="session")
 def postgres_backend(request: pytest.FixtureRequest) -> Backend:
     if PG_URL and REDIS_URL:
@@ -155,8 +166,6 @@ async def _clean(backend: Backend) -> None:
             await connection.execute(table.delete())
     await engine.dispose()
     if backend.redis_url:
-        from redis.asyncio import Redis
-
         client = Redis.from_url(backend.redis_url)
         await client.flushdb()
         await client.aclose()

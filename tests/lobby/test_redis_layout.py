@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from redis.asyncio import Redis
 
 from antechamber.lobby.redis_store import RedisLobbyStore, decode_id, encode_id
@@ -13,15 +11,6 @@ from antechamber.lobby.store import RateLimit, RequestOutcome, Timeouts
 
 ROOM = "33333333-3333-4333-8333-333333333333"
 PLACES = 1000
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 async def test_it_keeps_a_room_in_three_keys_with_ids_as_sixteen_bytes(redis: Redis) -> None:
