@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from livekit.api import AccessToken, RoomConfiguration, TokenVerifier
+from livekit.api import AccessToken, RoomConfiguration, TokenVerifier, VideoGrants
 
 from antechamber.settings import LiveKitSettings, Settings
 from antechamber.tokens.colour import colour_for
@@ -36,13 +36,25 @@ SOURCES = ["camera", "microphone", "screen_share", "screen_share_audio"]
 TTL_S = 3600
 
 
+def sdk_grants() -> VideoGrants:
+    """The service's grants for an anonymous visitor, as the SDK's dataclass."""
+    return VideoGrants(
+        room_join=True,
+        room=ROOM,
+        can_publish=True,
+        can_subscribe=True,
+        can_publish_data=True,
+        can_publish_sources=list(SOURCES),
+    )
+
+
 def sdk(identity: str) -> str:
     token = AccessToken(KEY, SECRET).with_room_config(RoomConfiguration(max_participants=50))
     return (
         token.with_identity(identity)
         .with_name("Guest")
         .with_ttl(datetime.timedelta(seconds=TTL_S))
-        .with_grants(grants_for(ROOM, None, SOURCES))
+        .with_grants(sdk_grants())
         .with_attributes(
             {"color": colour_for(identity), "room_role": "", "is_authenticated": "false"}
         )

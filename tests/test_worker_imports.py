@@ -2,10 +2,12 @@
 
 Guarded without measuring memory: a fresh interpreter builds the app the way
 `antechamber serve` does (`antechamber.worker.app_from_env`), in production mode on
-PostgreSQL and Redis with OIDC off, runs its lifespan, serves the docs' files and a room
-GET, and reports which modules it loaded. What only rare paths use must not be among
-them; what they do use must still work there (the invitations' SMTP client and the docs
-have their own tests; the OIDC client's are under tests/auth).
+PostgreSQL and Redis with OIDC off, runs its lifespan, serves the docs' files, a room GET
+(which mints a LiveKit token) and a lobby poll, and reports which modules it loaded. What
+only rare paths use must not be among them; what they do use must still work there (the
+invitations' SMTP client and the docs have their own tests; the OIDC client's are under
+tests/auth; the LiveKit SDK's, loaded on a process' first call to LiveKit, under
+tests/livekit, tests/webhooks and tests/moderation).
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import redis
 
-from antechamber import worker
+from antechamber import keptout
+from antechamber.presence.turns import LEASE_KEY
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, clean_backend
+from tests.servers import closed_port
 
 # Loaded only on the rare paths that use them (or, for the last ones, never installed or
 # never imported by a worker).
@@ -32,7 +37,15 @@ KEPT_OUT_OF_WORKERS = (
     "httpx",
     "fastapi_offline",  # only its static files are served, from its folder
     "smtplib",  # email invitations, imported on the first one
-    "cryptography.hazmat.bindings._rust",  # PyJWT's unused algorithms (worker.py)
+    "cryptography.hazmat.bindings._rust",  # PyJWT's unused algorithms (keptout.py)
+    # The LiveKit SDK: tokens are minted without it; imported on a process' first call
+    # to LiveKit (a webhook, moderation, the lobby telling a live room, the reconciler's
+    # passes in the one process holding their lease).
+    "livekit.api",
+    "livekit.protocol",
+    "aiohttp",
+    "google.protobuf",
+    "jwt",
     "watchfiles",  # uvicorn's reloader: not installed (uvicorn without `standard`)
     "websockets",
 )
@@ -73,10 +86,16 @@ _WORKER = textwrap.dedent(
         async with app.router.lifespan_context(app):
             statuses = {
                 "docs": await call(app, "GET", "/api/v1.0/docs/static/swagger-ui.css"),
-                "room": await call(app, "GET", "/api/v1.0/rooms/no-such-room-here/"),
+                "room": await call(app, "GET", f"/api/v1.0/rooms/{ROOM}/"),
+                "poll": await call(app, "POST", f"/api/v1.0/rooms/{ROOM}/request-entry/"),
             }
         loaded = [name for name in NAMES if name in sys.modules]
-        # The SDK's verifier (PyJWT without `cryptography`) checks an SDK token.
+        # Loaded later, as on a first call to LiveKit: without PyJWT's `cryptography`
+        # backend, and the SDK's verifier checks an SDK token.
+        from antechamber.livekit.sdk import load_sdk
+
+        load_sdk()
+        bindings_with_sdk = "cryptography.hazmat.bindings._rust" in sys.modules
         from livekit import api
 
         token = api.AccessToken(KEY, SECRET).with_identity("someone").to_jwt()
@@ -94,9 +113,9 @@ _WORKER = textwrap.dedent(
         print(json.dumps({
             "loaded": loaded,
             "statuses": statuses,
+            "bindings_with_sdk": bindings_with_sdk,
             "verified": verified,
             "rsa_works": rsa_works,
-            "livekit_sdk": "livekit.api" in sys.modules,
         }))
 
     asyncio.run(main())
@@ -127,8 +146,12 @@ def test_a_production_worker_loads_nothing_that_only_rare_paths_use(
 ) -> None:
     script = (
         f"NAMES = {list(KEPT_OUT_OF_WORKERS)!r}\n"
-        f"KEY, SECRET = {LIVEKIT_KEY!r}, {LIVEKIT_SECRET!r}\n" + _WORKER
+        f"KEY, SECRET = {LIVEKIT_KEY!r}, {LIVEKIT_SECRET!r}\n"
+        # A slug no room has, served as a public room (200, a token minted); no lobby
+        # for it (404).
+        "ROOM = 'no-such-room-here'\n" + _WORKER
     )
+    served_env["ANTECHAMBER_ALLOW_UNREGISTERED_ROOMS"] = "true"
     served_env["ANTECHAMBER_METRICS_DIR"] = str(tmp_path)
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -140,11 +163,10 @@ def test_a_production_worker_loads_nothing_that_only_rare_paths_use(
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["statuses"] == {"docs": 200, "room": 404}
+    assert report["statuses"] == {"docs": 200, "room": 200, "poll": 404}
     assert report["loaded"] == []
-    # The LiveKit SDK is loaded by every worker (the reconciler calls LiveKit every
-    # `interval_s`), and its verifier works without `cryptography`.
-    assert report["livekit_sdk"] is True
+    # The LiveKit SDK, loaded afterwards, leaves `cryptography` out and verifies.
+    assert report["bindings_with_sdk"] is False
     assert report["verified"] is True
     # The OIDC client's RSA (through `cryptography`) works in that process afterwards.
     assert report["rsa_works"] is True
@@ -163,7 +185,7 @@ def test_kept_out_halts_an_import_inside_and_only_inside(
     for name in ("keptoutpkg", "keptoutpkg.native", "keptoutpkg.user"):
         monkeypatch.delitem(sys.modules, name, raising=False)
 
-    with worker.kept_out(("keptoutpkg.native",)):
+    with keptout.kept_out(("keptoutpkg.native",)):
         user = importlib.import_module("keptoutpkg.user")
         assert user.native is None  # set itself up without it
         with pytest.raises(ModuleNotFoundError):
@@ -172,6 +194,72 @@ def test_kept_out_halts_an_import_inside_and_only_inside(
     native = importlib.import_module("keptoutpkg.native")
     assert native.LOADED is True
     # Already loaded: left alone.
-    with worker.kept_out(("keptoutpkg.native",)):
+    with keptout.kept_out(("keptoutpkg.native",)):
         assert sys.modules["keptoutpkg.native"] is native
     assert sys.modules["keptoutpkg.native"] is native
+
+
+_LEASED_WORKER = textwrap.dedent(
+    """
+    import asyncio, json, sys, time
+
+    from antechamber.worker import app_from_env
+
+    def state(services):
+        return {
+            "leading": services.reconciler.leading,
+            "sdk": "livekit.api" in sys.modules,
+            "bindings": "cryptography.hazmat.bindings._rust" in sys.modules,
+        }
+
+    async def main():
+        app = app_from_env()
+        async with app.router.lifespan_context(app):
+            services = app.state.services
+            await asyncio.sleep(3)  # ~15 banned passes' times, 2-3 sweeps' times
+            before = state(services)
+            await services.redis.delete(LEASE)  # the other process is gone
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if services.reconciler.leading and "livekit.api" in sys.modules:
+                    break
+                await asyncio.sleep(0.1)
+            after = state(services)
+        print(json.dumps({"before": before, "after": after}))
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_worker_without_the_reconcilers_lease_never_loads_the_livekit_sdk(
+    served_env: dict[str, str], postgres_backend: Backend, tmp_path: Path
+) -> None:
+    """Another process holds the lease on the periodic passes: this worker runs none, and
+    loads no SDK; once the lease is free it takes it, and its first sweep loads the SDK
+    (LiveKit is down here: the call fails, the SDK is loaded all the same)."""
+    assert postgres_backend.redis_url is not None
+    client = redis.Redis.from_url(postgres_backend.redis_url)
+    client.set(LEASE_KEY, "another-process", px=120_000)
+    client.close()
+    served_env.update(
+        {
+            "ANTECHAMBER_METRICS_DIR": str(tmp_path),
+            "ANTECHAMBER_RECONCILE_ENABLED": "true",
+            "ANTECHAMBER_RECONCILE_INTERVAL_S": "1",
+            "ANTECHAMBER_RECONCILE_BANNED_INTERVAL_S": "0.2",
+            "LIVEKIT_URL": f"ws://127.0.0.1:{closed_port()}",
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", f"LEASE = {LEASE_KEY!r}\n" + _LEASED_WORKER],
+        env=served_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["before"] == {"leading": False, "sdk": False, "bindings": False}
+    assert report["after"] == {"leading": True, "sdk": True, "bindings": False}

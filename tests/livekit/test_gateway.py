@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 from livekit.protocol import models
+from livekit.protocol.models import ParticipantPermission
 
 from antechamber.errors import Conflict, NotFound
-from antechamber.livekit.gateway import ParticipantPermission
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from livekit import rtc
 from tests.livekit.conftest import Live

@@ -7,9 +7,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from livekit.protocol.models import ParticipantPermission
 
 from antechamber.errors import DomainError, NotFound, UpstreamError, UpstreamUnavailable
-from antechamber.livekit.gateway import LiveKitGateway, ParticipantPermission
+from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.livekit.twirp_double import Fault, TwirpDouble, twirp_double

@@ -1,22 +1,37 @@
 """One reconciler per room at a time, across processes: turns and locks in Redis (and in
-memory for the single-process run)."""
+memory for the single-process run); the periodic passes in one process at a time (the
+lease)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from urllib.parse import urlsplit
 
 import pytest
 from redis.asyncio import Redis
 
 from antechamber.bans import MemoryBanStore, RedisBanStore
 from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.presence import reconciler as reconciler_module
 from antechamber.presence.reconciler import Outcome, Reconciler
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresentParticipant
-from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns, lock_key, turn_key
+from antechamber.presence.turns import (
+    LEASE_KEY,
+    MemoryTurns,
+    RedisTurns,
+    Turns,
+    lock_key,
+    turn_key,
+)
 from antechamber.settings import ReconcileSettings
 from tests.servers import closed_port
+
+# Not the tests' db 0: the session's LiveKit-wired app (tests/livekit/conftest.py) runs a
+# reconciler there, which would compete for the lease.
+LEASE_TEST_DB = 3
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -24,9 +39,11 @@ async def turns(request: pytest.FixtureRequest) -> AsyncIterator[Turns]:
     if request.param == "memory":
         yield MemoryTurns()
         return
-    redis = Redis.from_url(request.getfixturevalue("redis_url"))
-    await redis.delete(lock_key("room-1"), turn_key("room-1", "all"))
+    url = urlsplit(request.getfixturevalue("redis_url"))._replace(path=f"/{LEASE_TEST_DB}")
+    redis = Redis.from_url(url.geturl())
+    await redis.flushdb()
     yield RedisTurns(redis)
+    await redis.flushdb()
     await redis.aclose()
 
 
@@ -129,3 +146,74 @@ async def test_it_stops_when_asked_right_after_a_wake(
         reconciler.request("room-1")
         await asyncio.wait_for(reconciler.stop(), 30)
         assert task.done()
+
+
+async def test_a_lease_is_held_by_one_token_renewed_by_it_and_taken_once_free(
+    turns: Turns,
+) -> None:
+    assert await turns.hold(LEASE_KEY, "process-a", 60_000) is True
+    assert await turns.hold(LEASE_KEY, "process-b", 60_000) is False
+    assert await turns.hold(LEASE_KEY, "process-a", 60_000) is True  # renewed
+    await turns.unlock(LEASE_KEY, "process-b")  # not b's to give back
+    assert await turns.hold(LEASE_KEY, "process-b", 60_000) is False
+    await turns.unlock(LEASE_KEY, "process-a")
+    assert await turns.hold(LEASE_KEY, "process-b", 100) is True
+    assert await turns.hold(LEASE_KEY, "process-a", 60_000) is False
+    await asyncio.sleep(0.3)  # b stopped renewing: its lease ends by itself
+    assert await turns.hold(LEASE_KEY, "process-a", 60_000) is True
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str, within_s: float = 30) -> None:
+    deadline = time.monotonic() + within_s
+    while not await check():
+        assert time.monotonic() < deadline, f"not within {within_s} s: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_one_process_at_a_time_runs_the_periodic_passes_and_loads_the_sdk(
+    turns: Turns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes' reconcilers (the same lease store): only the lease holder sweeps,
+    so only its gateway is ever built (the SDK imported, LiveKit called); when it stops
+    it gives the lease back and the other one takes over."""
+    monkeypatch.setattr(reconciler_module, "LEASE_RENEW_S", 0.1)
+
+    async def nothing_registered(_names: Sequence[str]) -> set[str]:
+        return set()
+
+    settings = ReconcileSettings(interval_s=1, banned_interval_s=0.2)
+    bans = MemoryBanStore()
+    await bans.ban("room-1", "mallory", 600)  # the banned pass has a room to check
+    # LiveKit is down for both: every call fails at once, after the gateway is built.
+    port = closed_port()
+    gateways = [SdkLiveKitGateway(f"http://127.0.0.1:{port}", "key", "secret" * 6, 1.0)]
+    gateways.append(SdkLiveKitGateway(f"http://127.0.0.1:{port}", "key", "secret" * 6, 1.0))
+    reconcilers = [
+        Reconciler(settings, 1.0, g, MemoryPresenceStore(), bans, turns, nothing_registered)
+        for g in gateways
+    ]
+    try:
+        for each in reconcilers:
+            each.start()
+
+        async def one_swept() -> bool:
+            return any(g.loaded for g in gateways)
+
+        await _until(one_swept, "a reconciler called LiveKit")
+        leader = next(i for i, g in enumerate(gateways) if g.loaded)
+        other = 1 - leader
+        await asyncio.sleep(2.5)  # two more sweeps, a dozen banned passes
+        assert reconcilers[leader].leading is True
+        assert reconcilers[other].leading is False
+        assert gateways[other].loaded is False  # never called LiveKit, never built
+        await reconcilers[leader].stop()
+
+        async def taken_over() -> bool:
+            return reconcilers[other].leading and gateways[other].loaded
+
+        await _until(taken_over, "the other reconciler took the lease and swept")
+    finally:
+        for each in reconcilers:
+            await each.stop()
+        for gateway in gateways:
+            await gateway.close()

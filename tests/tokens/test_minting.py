@@ -9,16 +9,30 @@ from typing import Any
 
 import pytest
 from livekit.api import AccessToken, RoomConfiguration, TokenVerifier, VideoGrants
+from livekit.api.access_token import Claims
 
 from antechamber.rooms.models import Role
-from antechamber.tokens.grants import grants_for
+from antechamber.tokens.grants import Grants, grants_for, video_claim
 from antechamber.tokens.minting import Participant, TokenMinter
 
 KEY, SECRET = "APIminting", "a-secret-of-at-least-thirty-two-characters"
 TTL_S = 3600
 
 
-def sdk_token(participant: Participant, grants: VideoGrants, max_participants: int | None) -> str:
+def sdk_grants(grants: Grants) -> VideoGrants:
+    """The same grants as the SDK's own dataclass (same field names)."""
+    return VideoGrants(
+        room_admin=grants.room_admin,
+        room_join=grants.room_join,
+        room=grants.room,
+        can_publish=grants.can_publish,
+        can_subscribe=grants.can_subscribe,
+        can_publish_data=grants.can_publish_data,
+        can_publish_sources=list(grants.can_publish_sources),
+    )
+
+
+def sdk_token(participant: Participant, grants: Grants, max_participants: int | None) -> str:
     token = AccessToken(KEY, SECRET)
     if max_participants:
         token = token.with_room_config(RoomConfiguration(max_participants=max_participants))
@@ -26,7 +40,7 @@ def sdk_token(participant: Participant, grants: VideoGrants, max_participants: i
         token.with_identity(participant.identity)
         .with_name(participant.name)
         .with_ttl(datetime.timedelta(seconds=TTL_S))
-        .with_grants(grants)
+        .with_grants(sdk_grants(grants))
         .with_attributes(
             {
                 "color": participant.colour,
@@ -75,7 +89,18 @@ def test_it_mints_what_the_sdk_mints_from_a_part_prepared_once() -> None:
             checked = TokenVerifier(KEY, SECRET).verify(ours)
             assert checked.identity == participant.identity
             assert checked.name == participant.name
-            assert checked.video == grants
+            assert checked.video == sdk_grants(grants)
+
+
+def test_the_video_claim_is_the_sdks_for_every_role_and_sources() -> None:
+    roles: list[Role | None] = [None, *Role]
+    for role in roles:
+        for sources in ([], ["microphone"], ["camera", "screen_share", "screen_share_audio"]):
+            for room in ("a-room", ""):
+                grants = grants_for(room, role, sources)
+                theirs = Claims(video=sdk_grants(grants)).asdict()["video"]
+                assert video_claim(grants) == theirs
+                assert list(video_claim(grants)) == list(theirs)  # the same order
 
 
 def test_it_refuses_a_token_without_identity() -> None:

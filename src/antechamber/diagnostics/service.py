@@ -15,10 +15,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from livekit.api import AccessToken, VideoGrants
-
 from antechamber.errors import DomainError, NotFound
 from antechamber.livekit.gateway import LiveKitGateway
+from antechamber.livekit.sdk import load_sdk
 from antechamber.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -55,6 +54,9 @@ class DiagnosticsService:
         self._timers.add(timer)
         timer.add_done_callback(self._timers.discard)
         livekit = self._settings.livekit
+        load_sdk()  # loaded by the gateway's call above, in fact
+        from livekit.api import AccessToken, VideoGrants
+
         grants = VideoGrants(
             room_join=True,
             room=room,

@@ -4,14 +4,24 @@ Everything above this layer (lobby, moderation, webhooks, rooms) codes against
 `LiveKitGateway`; `SdkLiveKitGateway` is the one real implementation. Its errors are
 domain errors: NotFound when LiveKit has no such room, participant or track,
 UpstreamUnavailable when LiveKit can't be reached in time, UpstreamError otherwise.
+
+The types are the SDK's protobuf messages, named here for type checking only: the SDK
+(`livekit.protocol` imports every protobuf module it has) is loaded by a process when it
+first talks to LiveKit, not at start (bench/README.md, "Worker memory").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from livekit.protocol.models import ParticipantInfo, ParticipantPermission, Room, TrackInfo
+if TYPE_CHECKING:
+    from livekit.protocol.models import (
+        ParticipantInfo,
+        ParticipantPermission,
+        Room,
+        TrackInfo,
+    )
 
 __all__ = [
     "LiveKitGateway",

@@ -1,9 +1,12 @@
 """`LiveKitGateway` over the official SDK's async RoomService client.
 
-One aiohttp session (a connection pool) per process, created in the app's lifespan.
-Every call is bounded twice: aiohttp's own time-out, and `asyncio.wait_for` around the
-whole call, so neither a dead host nor a server that accepts and never answers can hang
-a request longer than `timeout_s`.
+One aiohttp session (a connection pool) per process, created on the process' first call
+to LiveKit: the SDK (aiohttp, every protobuf module of `livekit.protocol`, PyJWT) is
+imported then, not at start, so a worker that never talks to LiveKit (most of them: the
+hot paths don't, and one process at a time runs the reconciler's passes) doesn't carry
+its ~15 MiB (bench/README.md, "Worker memory"). Every call is bounded twice: aiohttp's
+own time-out, and `asyncio.wait_for` around the whole call, so neither a dead host nor a
+server that accepts and never answers can hang a request longer than `timeout_s`.
 """
 
 from __future__ import annotations
@@ -11,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from typing import TypeVar
-
-import aiohttp
+from typing import TYPE_CHECKING, TypeVar
 
 from antechamber.errors import (
     Conflict,
@@ -22,10 +23,14 @@ from antechamber.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from antechamber.livekit.gateway import ParticipantInfo, ParticipantPermission, Room, TrackInfo
+from antechamber.livekit.sdk import load_sdk
 from antechamber.observability.metrics import Metrics
 from antechamber.settings import LiveKitSettings
-from livekit import api as lk
+
+if TYPE_CHECKING:
+    from livekit.api import LiveKitAPI, TwirpError
+    from livekit.api.room_service import RoomService
+    from livekit.protocol.models import ParticipantInfo, ParticipantPermission, Room, TrackInfo
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,19 +50,45 @@ class SdkLiveKitGateway:
         timeout_s: float,
         metrics: Metrics | None = None,
     ) -> None:
+        self._http_url = http_url
+        self._api_key = api_key
+        self._api_secret = api_secret
         self._timeout_s = timeout_s
         self._metrics = metrics
-        # failover=False: region failover is for LiveKit Cloud; a self-hosted server
-        # has one address, and a retry would only stretch the time-out.
-        self._api = lk.LiveKitAPI(
-            http_url,
-            api_key,
-            api_secret,
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
-            failover=False,
-        )
+        self._api: LiveKitAPI | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether this process has built its SDK client (it has talked to LiveKit)."""
+        return self._api is not None
+
+    @property
+    def _room(self) -> RoomService:
+        """The SDK's RoomService, built (and the SDK imported) on first use; needs the
+        running event loop (the SDK opens its HTTP session at once)."""
+        if self._api is None:
+            load_sdk()
+            import aiohttp
+
+            from livekit import api as lk
+
+            # failover=False: region failover is for LiveKit Cloud; a self-hosted server
+            # has one address, and a retry would only stretch the time-out.
+            self._api = lk.LiveKitAPI(
+                self._http_url,
+                self._api_key,
+                self._api_secret,
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+                failover=False,
+            )
+        return self._api.room
 
     async def _call(self, what: str, call: Awaitable[T]) -> T:
+        # Loaded with the SDK by the `_room` that made `call`.
+        import aiohttp
+
+        from livekit import api as lk
+
         # The SDK coroutine's name is the RoomService method (list_rooms, send_data...).
         method = str(getattr(call, "__name__", what))
         try:
@@ -77,37 +108,48 @@ class SdkLiveKitGateway:
             self._metrics.livekit_calls.labels(method, outcome).inc()
 
     async def list_rooms(self, names: Sequence[str] = ()) -> list[Room]:
+        from livekit.protocol import room as proto
+
         response = await self._call(
-            "room", self._api.room.list_rooms(lk.ListRoomsRequest(names=list(names)))
+            "room", self._room.list_rooms(proto.ListRoomsRequest(names=list(names)))
         )
         return list(response.rooms)
 
     async def list_participants(self, room: str) -> list[ParticipantInfo]:
+        from livekit.protocol import room as proto
+
         response = await self._call(
-            "room", self._api.room.list_participants(lk.ListParticipantsRequest(room=room))
+            "room", self._room.list_participants(proto.ListParticipantsRequest(room=room))
         )
         return list(response.participants)
 
     async def get_participant(self, room: str, identity: str) -> ParticipantInfo:
-        request = lk.RoomParticipantIdentity(room=room, identity=identity)
-        return await self._call("participant", self._api.room.get_participant(request))
+        from livekit.protocol import room as proto
+
+        request = proto.RoomParticipantIdentity(room=room, identity=identity)
+        return await self._call("participant", self._room.get_participant(request))
 
     async def send_data(
         self, room: str, payload: bytes, *, destination_identities: Sequence[str] = ()
     ) -> None:
-        request = lk.SendDataRequest(
+        from livekit.protocol import models
+        from livekit.protocol import room as proto
+
+        request = proto.SendDataRequest(
             room=room,
             data=payload,
-            kind=lk.DataPacket.Kind.RELIABLE,
+            kind=models.DataPacket.Kind.RELIABLE,
             destination_identities=list(destination_identities),
         )
-        await self._call("room", self._api.room.send_data(request))
+        await self._call("room", self._room.send_data(request))
 
     async def mute_track(self, room: str, identity: str, track_sid: str, muted: bool) -> TrackInfo:
-        request = lk.MuteRoomTrackRequest(
+        from livekit.protocol import room as proto
+
+        request = proto.MuteRoomTrackRequest(
             room=room, identity=identity, track_sid=track_sid, muted=muted
         )
-        response = await self._call("track", self._api.room.mute_published_track(request))
+        response = await self._call("track", self._room.mute_published_track(request))
         return response.track
 
     async def update_participant(
@@ -120,7 +162,9 @@ class SdkLiveKitGateway:
         attributes: dict[str, str] | None = None,
         metadata: str | None = None,
     ) -> ParticipantInfo:
-        request = lk.UpdateParticipantRequest(room=room, identity=identity)
+        from livekit.protocol import room as proto
+
+        request = proto.UpdateParticipantRequest(room=room, identity=identity)
         # Unset fields are left alone by LiveKit, so only what is given is set.
         if permission is not None:
             request.permission.CopyFrom(permission)
@@ -130,35 +174,46 @@ class SdkLiveKitGateway:
             request.attributes.update(attributes)
         if metadata is not None:
             request.metadata = metadata
-        return await self._call("participant", self._api.room.update_participant(request))
+        return await self._call("participant", self._room.update_participant(request))
 
     async def remove_participant(self, room: str, identity: str) -> None:
-        request = lk.RoomParticipantIdentity(room=room, identity=identity)
-        await self._call("participant", self._api.room.remove_participant(request))
+        from livekit.protocol import room as proto
+
+        request = proto.RoomParticipantIdentity(room=room, identity=identity)
+        await self._call("participant", self._room.remove_participant(request))
 
     async def update_room_metadata(self, room: str, metadata: str) -> None:
-        request = lk.UpdateRoomMetadataRequest(room=room, metadata=metadata)
-        await self._call("room", self._api.room.update_room_metadata(request))
+        from livekit.protocol import room as proto
+
+        request = proto.UpdateRoomMetadataRequest(room=room, metadata=metadata)
+        await self._call("room", self._room.update_room_metadata(request))
 
     async def create_room(
         self, room: str, *, empty_timeout_s: int, departure_timeout_s: int, max_participants: int
     ) -> Room:
-        request = lk.CreateRoomRequest(
+        from livekit.protocol import room as proto
+
+        request = proto.CreateRoomRequest(
             name=room,
             empty_timeout=empty_timeout_s,
             departure_timeout=departure_timeout_s,
             max_participants=max_participants,
         )
-        return await self._call("room", self._api.room.create_room(request))
+        return await self._call("room", self._room.create_room(request))
 
     async def delete_room(self, room: str) -> None:
-        await self._call("room", self._api.room.delete_room(lk.DeleteRoomRequest(room=room)))
+        from livekit.protocol import room as proto
+
+        await self._call("room", self._room.delete_room(proto.DeleteRoomRequest(room=room)))
 
     async def close(self) -> None:
-        await self._api.aclose()
+        if self._api is not None:
+            await self._api.aclose()
 
 
-def _domain_error(what: str, exc: lk.TwirpError) -> Exception:
+def _domain_error(what: str, exc: TwirpError) -> Exception:
+    from livekit import api as lk
+
     # The server's message may name rooms and identities but never carries secrets.
     logger.warning("LiveKit refused a call (%s): %s %s", what, exc.code, exc.status)
     if exc.code == lk.TwirpErrorCode.NOT_FOUND:
@@ -173,7 +228,7 @@ def _domain_error(what: str, exc: lk.TwirpError) -> Exception:
 
 
 def build_gateway(settings: LiveKitSettings, metrics: Metrics | None = None) -> SdkLiveKitGateway:
-    """Needs a running event loop (the SDK opens its HTTP session at once)."""
+    """Talks to LiveKit (and imports the SDK) only on its first call."""
     return SdkLiveKitGateway(
         settings.http_url,
         settings.api_key,

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,8 @@ from antechamber.errors import (
     NotFound,
     PermissionDenied,
 )
-from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo, ParticipantPermission
+from antechamber.livekit.gateway import LiveKitGateway
+from antechamber.livekit.sdk import load_sdk
 from antechamber.lobby.service import LobbyService
 from antechamber.moderation.microphones import MicrophoneLocks
 from antechamber.rooms import accesses
@@ -33,7 +35,13 @@ from antechamber.rooms import service as rooms
 from antechamber.rooms.models import Role, Room
 from antechamber.settings import Settings
 from antechamber.users.models import User
-from livekit import api as lk
+
+if TYPE_CHECKING:
+    from livekit.api import TokenVerifier
+    from livekit.protocol.models import ParticipantInfo, ParticipantPermission
+
+# The LiveKit SDK and its protobuf messages are imported where used, when a process first
+# moderates (see antechamber.livekit.sdk).
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +53,6 @@ FORBIDDEN_PERMISSIONS = ("hidden", "recorder", "agent", "can_update_metadata")
 RESERVED_ATTRIBUTES = ("color", "room_role", "is_authenticated")
 # What a reserved attribute may be sent as without changing anything: empty, or a denial.
 _NON_GRANTS = {"color": ("",), "room_role": ("",), "is_authenticated": ("", "false")}
-SOURCES = {
-    "camera": lk.TrackSource.CAMERA,
-    "microphone": lk.TrackSource.MICROPHONE,
-    "screen_share": lk.TrackSource.SCREEN_SHARE,
-    "screen_share_audio": lk.TrackSource.SCREEN_SHARE_AUDIO,
-}
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,19 @@ class ModerationService:
         self._livekit = livekit
         self._lobby = lobby
         self._bans = bans
-        self._verifier = lk.TokenVerifier(
-            settings.livekit.api_key, settings.livekit.api_secret.get_secret_value()
-        )
+        self._verifier_built: TokenVerifier | None = None
+
+    @property
+    def _verifier(self) -> TokenVerifier:
+        if self._verifier_built is None:
+            load_sdk()
+            from livekit.api import TokenVerifier
+
+            livekit = self._settings.livekit
+            self._verifier_built = TokenVerifier(
+                livekit.api_key, livekit.api_secret.get_secret_value()
+            )
+        return self._verifier_built
 
     async def participant(self, room: Room, authorization: str | None) -> Participant:
         """The caller proven by `Authorization: Bearer <its LiveKit token for this room>`."""
@@ -136,6 +148,8 @@ class ModerationService:
     async def mute_all(self, room: Room, allow_unmute: bool) -> MuteAllResult:
         """Mutes every microphone of everyone but the owners and administrators; without
         `allow_unmute`, also takes the microphone source away from them."""
+        from livekit.protocol.models import TrackSource
+
         livekit_room = str(room.id)
         if not allow_unmute:
             # First, so someone joining meanwhile is caught by the participant_joined rule.
@@ -149,7 +163,7 @@ class ModerationService:
             muted = 0
             async with limit:
                 for track in participant.tracks:
-                    if track.source == lk.TrackSource.MICROPHONE and not track.muted:
+                    if track.source == TrackSource.MICROPHONE and not track.muted:
                         with contextlib.suppress(NotFound):  # gone meanwhile
                             await self._livekit.mute_track(
                                 livekit_room, participant.identity, track.sid, True
@@ -186,11 +200,13 @@ class ModerationService:
         self, livekit_room: str, participant: ParticipantInfo, *, allowed: bool
     ) -> bool:
         """Adds or removes the microphone source; True when something changed."""
+        from livekit.protocol.models import ParticipantPermission, TrackSource
+
         permission = ParticipantPermission()
         permission.CopyFrom(participant.permission)
-        sources = [s for s in permission.can_publish_sources if s != lk.TrackSource.MICROPHONE]
+        sources = [s for s in permission.can_publish_sources if s != TrackSource.MICROPHONE]
         if allowed:
-            sources.append(lk.TrackSource.MICROPHONE)
+            sources.append(TrackSource.MICROPHONE)
         if sorted(sources) == sorted(permission.can_publish_sources):
             return False
         del permission.can_publish_sources[:]
@@ -229,6 +245,8 @@ class ModerationService:
                 attributes = _without_unchanged_reserved(attributes, dict(current.attributes))
             if permission is not None:
                 _refuse_forbidden_grants(permission, current.permission)
+                from livekit.protocol.models import ParticipantPermission
+
                 new_permission = ParticipantPermission()
                 new_permission.CopyFrom(current.permission)
                 _apply(new_permission, permission)
@@ -326,10 +344,18 @@ def _is_admin(participant: ParticipantInfo) -> bool:
 
 
 def _apply(permission: ParticipantPermission, change: PermissionChange) -> None:
+    from livekit.protocol.models import TrackSource
+
     for name in ("can_subscribe", "can_publish", "can_publish_data", "can_subscribe_metrics"):
         value = getattr(change, name)
         if value is not None:
             setattr(permission, name, value)
     if change.can_publish_sources is not None:
         del permission.can_publish_sources[:]
-        permission.can_publish_sources.extend(SOURCES[s] for s in change.can_publish_sources)
+        sources = {
+            "camera": TrackSource.CAMERA,
+            "microphone": TrackSource.MICROPHONE,
+            "screen_share": TrackSource.SCREEN_SHARE,
+            "screen_share_audio": TrackSource.SCREEN_SHARE_AUDIO,
+        }
+        permission.can_publish_sources.extend(sources[s] for s in change.can_publish_sources)

@@ -11,9 +11,17 @@ Each process runs one loop:
 - every `interval_s`, every live registered room (one ListRooms) and every room that
   still has a participant list (so a room whose `room_finished` was lost is cleared);
 - at once, rooms a webhook asked for (a `left` for someone never listed).
-A room's turn is taken in Redis for the period, so across all processes each room is
-reconciled about once per period, and a lock keeps it to one reconciler at a time.
-A pass handles at most `max_rooms` rooms with `concurrency` LiveKit calls in flight.
+The two periodic passes run in one process at a time across all processes and hosts: the
+one holding the reconciler's lease in Redis (`LEASE_S`, renewed every `LEASE_RENEW_S` by
+each process' lease task, given back when the process stops; a crashed holder's lease
+ends by itself and another process takes it at its next try). With N processes, N
+ListRooms per period would only load LiveKit, and the other processes never import the
+LiveKit SDK for them (~15 MiB each; bench/README.md, "Worker memory"). The requested
+passes run where the webhook arrived (that process has loaded the SDK to check it). A
+room's turn is also taken in Redis for the period, so each room is reconciled about once
+per period even while the lease changes hands, and a lock keeps it to one reconciler at
+a time. A pass handles at most `max_rooms` rooms with `concurrency` LiveKit calls in
+flight.
 """
 
 from __future__ import annotations
@@ -22,26 +30,35 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
 from antechamber.bans import BanStore
 from antechamber.errors import DomainError, NotFound
-from antechamber.livekit.gateway import LiveKitGateway, ParticipantInfo
+from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.presence.store import Change, PresenceStore, PresentParticipant
-from antechamber.presence.turns import Turns, lock_key, turn_key
+from antechamber.presence.turns import LEASE_KEY, Turns, lock_key, turn_key
 from antechamber.settings import ReconcileSettings
+
+if TYPE_CHECKING:
+    from livekit.protocol.models import ParticipantInfo
 
 logger = logging.getLogger(__name__)
 RegisteredAmong = Callable[[Sequence[str]], Awaitable[set[str]]]
-_DISCONNECTED = ParticipantInfo.State.DISCONNECTED
 _rng = random.SystemRandom()
 # How long a stop waits for a pass in progress to notice it (the pass's LiveKit calls are
 # cancelled; this bound only matters if a cancellation is lost).
 STOP_TIMEOUT_S = 5.0
+# The lease on the periodic passes: how long it lasts, how often each process tries to
+# take or renew it. A holder whose event loop stalls longer than the lease loses it to
+# another process (which then runs the passes and loads the SDK too): harmless.
+LEASE_S = 5.0
+LEASE_RENEW_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -78,8 +95,12 @@ class Reconciler:
         self._requested: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._lease_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._limit = asyncio.Semaphore(settings.concurrency)
+        # This process' claim on the lease, and whether it held it at the last try.
+        self._lease_token = secrets.token_hex(8)
+        self._leading = False
 
     # One room -----------------------------------------------------------------------
 
@@ -110,7 +131,9 @@ class Reconciler:
             live = await self._livekit.list_participants(room)
         except NotFound:  # not live (LiveKit usually answers an empty list instead)
             live = []
-        live = [p for p in live if p.state != _DISCONNECTED]
+        from livekit.protocol.models import ParticipantInfo  # loaded by the gateway's call
+
+        live = [p for p in live if p.state != ParticipantInfo.State.DISCONNECTED]
         banned = await self._bans.banned_among(room, [p.identity for p in live])
         await asyncio.gather(*(self._remove(room, identity) for identity in sorted(banned)))
         desired = {p.identity: present(p) for p in live if p.identity not in banned}
@@ -170,9 +193,15 @@ class Reconciler:
 
     # The loop -------------------------------------------------------------------------
 
+    @property
+    def leading(self) -> bool:
+        """Whether this process ran the periodic passes at its last lease try."""
+        return self._leading
+
     def start(self) -> None:
         if self._settings.enabled and self._task is None:
             self._stopping = False
+            self._lease_task = asyncio.create_task(self._keep_lease(), name="reconciler-lease")
             self._task = asyncio.create_task(self._run(), name="reconciler")
 
     async def stop(self) -> None:
@@ -181,14 +210,41 @@ class Reconciler:
         and the stop waited for it forever (seen once in the tests' app shut-downs). The
         loop also checks `_stopping` at each turn, and the wait here is bounded."""
         task, self._task = self._task, None
+        lease_task, self._lease_task = self._lease_task, None
         if task is None:
             return
         self._stopping = True
         self._wake.set()
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
-        if not done:
+        tasks = {task} if lease_task is None else {task, lease_task}
+        for each in tasks:
+            each.cancel()
+        _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+        if pending:
             logger.warning("the reconciler did not stop within %.0f s", STOP_TIMEOUT_S)
+        await self._release_lease()
+
+    async def _keep_lease(self) -> None:
+        while not self._stopping:
+            try:
+                self._leading = await self._turns.hold(
+                    LEASE_KEY, self._lease_token, int(LEASE_S * 1000)
+                )
+            except (RedisError, ConnectionError, TimeoutError, OSError) as exc:
+                # Redis down: nobody can tell who leads; the passes need Redis anyway.
+                self._leading = False
+                logger.debug("reconciler lease not renewed: %s", type(exc).__name__)
+            await asyncio.sleep(LEASE_RENEW_S)
+
+    async def _release_lease(self) -> None:
+        """Gives the lease back at once, so another process takes over at its next try."""
+        if not self._leading:
+            return
+        self._leading = False
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await self._turns.unlock(LEASE_KEY, self._lease_token)
+        except (RedisError, ConnectionError, TimeoutError, OSError) as exc:
+            logger.warning("reconciler lease not given back: %s", type(exc).__name__)
 
     async def _run(self) -> None:
         settings = self._settings
@@ -207,12 +263,15 @@ class Reconciler:
             self._wake.clear()
             await self._guarded("requested", self._requested_pass())
             now = time.monotonic()
+            # Another process holds the lease: these passes are its.
             if now >= next_banned:
                 next_banned = now + settings.banned_interval_s
-                await self._guarded("banned", self.banned_pass())
+                if self._leading:
+                    await self._guarded("banned", self.banned_pass())
             if now >= next_all:
                 next_all = now + settings.interval_s
-                await self._guarded("full", self.full_pass())
+                if self._leading:
+                    await self._guarded("full", self.full_pass())
 
     @staticmethod
     async def _guarded(what: str, work: Awaitable[object]) -> None:

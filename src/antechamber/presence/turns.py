@@ -1,9 +1,12 @@
-"""Short-lived claims shared by every process: whose turn it is to reconcile a room, and
-a lock so only one process reconciles a room at a time.
+"""Short-lived claims shared by every process: which process runs the reconciler's
+periodic passes, whose turn it is to reconcile a room, and a lock so only one process
+reconciles a room at a time.
 
-Key layout (Redis), all with the room's hash tag:
-- `reconcile:{<room>}:lock` -> a random token, until released or `ttl` (a crashed
-  holder's lock ends by itself);
+Key layout (Redis):
+- `reconcile:lease` -> the token of the process that runs the periodic passes, for a few
+  seconds, renewed by it while it runs (a crashed holder's lease ends by itself);
+- with the room's hash tag, `reconcile:{<room>}:lock` -> a random token, until released
+  or `ttl` (a crashed holder's lock ends by itself);
 - `reconcile:{<room>}:<kind>` -> "1" for one period: the process that set it has this
   period's turn (`kind` is `all` for the sweep of live rooms, `banned` for rooms with
   a ban in force).
@@ -21,6 +24,16 @@ _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# Taken when free, renewed when ours: 1 while KEYS[1] holds ARGV[1].
+_HOLD = """
+local held = redis.call('GET', KEYS[1])
+if held == false or held == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+LEASE_KEY = "reconcile:lease"
 
 
 def lock_key(room: str) -> str:
@@ -44,11 +57,17 @@ class Turns(Protocol):
         """Releases the lock if it is still ours."""
         ...
 
+    async def hold(self, key: str, token: str, ttl_ms: int) -> bool:
+        """True when the key is ours for `ttl_ms` from now: taken if free (or expired),
+        renewed if `token` holds it already; False while another token holds it."""
+        ...
+
 
 class RedisTurns:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._unlock = redis.register_script(_UNLOCK)
+        self._hold = redis.register_script(_HOLD)
 
     async def take(self, key: str, ttl_ms: int) -> bool:
         return bool(await self._redis.set(key, "1", nx=True, px=ttl_ms))
@@ -59,6 +78,9 @@ class RedisTurns:
 
     async def unlock(self, key: str, token: str) -> None:
         await self._unlock(keys=[key], args=[token])
+
+    async def hold(self, key: str, token: str, ttl_ms: int) -> bool:
+        return bool(await self._hold(keys=[key], args=[token, ttl_ms]))
 
 
 class MemoryTurns:
@@ -86,3 +108,10 @@ class MemoryTurns:
         held = self._held.get(key)
         if held is not None and held[0] == token:
             del self._held[key]
+
+    async def hold(self, key: str, token: str, ttl_ms: int) -> bool:
+        held = self._held.get(key)
+        if held is not None and held[0] == token:
+            self._held[key] = (token, time.monotonic() + ttl_ms / 1000)
+            return True
+        return self._set_if_free(key, token, ttl_ms)

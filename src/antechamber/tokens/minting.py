@@ -1,11 +1,12 @@
 """Mints the LiveKit access token a participant joins with.
 
 A LiveKit token is an HS256 JWT. What is the same for every token of a room and role (the
-JWT header, the `video` grants, `roomConfig`, the issuer) is encoded once, by the official
-SDK's own claim encoding (`livekit.api.access_token.Claims`), and kept in a `RoomPart`;
-each token then only encodes its participant's fields and signs. The claims are the ones
-`livekit.api.AccessToken.to_jwt` writes (same names, same order, empty name left out), so
-the SDK's `TokenVerifier` and LiveKit read them alike; tests check tokens with it.
+JWT header, the `video` grants, `roomConfig`, the issuer) is encoded once and kept in a
+`RoomPart`; each token then only encodes its participant's fields and signs. The claims
+are the ones the official SDK's `livekit.api.AccessToken.to_jwt` writes (same names, same
+order, empty name left out), byte for byte, so the SDK's `TokenVerifier` and LiveKit read
+them alike; tests compare tokens with the SDK's and check them with its verifier. The
+SDK isn't imported here (see `grants.py`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from livekit.api import RoomConfiguration, VideoGrants
-from livekit.api.access_token import Claims
+from antechamber.tokens.grants import Grants, video_claim
 
 _encode = json.encoder.encode_basestring_ascii
 # What PyJWT (the SDK's encoder) writes: sorted keys, no spaces.
@@ -53,18 +53,20 @@ class TokenMinter:
         self._issuer = ',"iss":' + _encode(api_key)
 
     @staticmethod
-    def prepare(grants: VideoGrants, max_participants: int | None = None) -> RoomPart:
+    def prepare(grants: Grants, max_participants: int | None = None) -> RoomPart:
         """Encodes once what tokens with these grants share, as the SDK encodes it."""
-        config = RoomConfiguration(max_participants=max_participants) if max_participants else None
-        claims = Claims(video=grants, room_config=config).asdict()
-        video = ',"video":' + json.dumps(claims["video"], separators=(",", ":"))
+        video = ',"video":' + json.dumps(video_claim(grants), separators=(",", ":"))
         room_config = ""
-        if "roomConfig" in claims:
-            room_config = ',"roomConfig":' + json.dumps(claims["roomConfig"], separators=(",", ":"))
+        if max_participants:
+            # The SDK's `MessageToDict(RoomConfiguration(max_participants=n))`: a uint32,
+            # a JSON number; a 0 (unset in proto3) leaves the claim out.
+            room_config = ',"roomConfig":' + json.dumps(
+                {"maxParticipants": max_participants}, separators=(",", ":")
+            )
         return RoomPart(video, room_config)
 
     def mint(
-        self, participant: Participant, grants: VideoGrants, max_participants: int | None = None
+        self, participant: Participant, grants: Grants, max_participants: int | None = None
     ) -> str:
         return self.mint_for(self.prepare(grants, max_participants), participant)
 
