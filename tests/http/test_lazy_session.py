@@ -215,16 +215,24 @@ async def test_a_shared_lookup_cancelled_leaves_its_waiters_to_look_themselves(
     url = await _uncached(stack, room)
     loading = stack.app.state.services.room_cache.loading
 
-    first = asyncio.create_task(anonymous.get(url))
-    for _ in range(1000):
-        if room["slug"] in loading:
-            break
+    # The rooms table locked meanwhile: the first request's lookup waits in PostgreSQL
+    # until the test lets it go, so it is still in flight when cancelled. (Without the
+    # lock, a quick database sometimes answered before the cancel, and the test failed.)
+    async with stack.app.state.services.engine.begin() as locker:
+        await locker.execute(text("LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE"))
+        first = asyncio.create_task(anonymous.get(url))
+        for _ in range(1000):
+            if room["slug"] in loading:
+                break
+            await asyncio.sleep(0)
+        assert room["slug"] in loading, "the first request never started its lookup"
+        second = asyncio.create_task(anonymous.get(url))
+        for _ in range(20):  # the second reaches the shared lookup and waits for it
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.2)  # nothing can finish: the lookup waits for the lock
+        assert not first.done()
+        first.cancel()
         await asyncio.sleep(0)
-    assert room["slug"] in loading, "the first request never started its lookup"
-    second = asyncio.create_task(anonymous.get(url))
-    for _ in range(20):  # the second reaches the shared lookup and waits for it
-        await asyncio.sleep(0)
-    first.cancel()
 
     answer = await second
     assert answer.status_code == 200, answer.text
