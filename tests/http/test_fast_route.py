@@ -75,6 +75,12 @@ async def test_the_poll_is_served_by_the_fast_route_with_the_same_answer(
     assert newcomer.status_code == 200
     assert newcomer.json()["id"] != first.json()["id"]
     assert "lobbyParticipantId" in newcomer.cookies
+    # A service's refusal goes through the same error handlers.
+    missing = f"{ROOMS}no-such-room/request-entry/"
+    not_found = [await b.post(missing, json={"username": "Zoé"}) for b in (fast, plain)]
+    assert [r.status_code for r in not_found] == [404, 404]
+    assert not_found[0].json() == not_found[1].json()
+    assert not_found[0].headers["x-request-id"]
     assert counted.calls == 0
 
 
