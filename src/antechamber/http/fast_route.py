@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 M = TypeVar("M", bound=BaseModel)
@@ -53,6 +54,10 @@ class JsonPostRoute(BaseRoute, Generic[M]):
         self.fallback = fallback
         # What the router reports as the selected route's template.
         self.path_format = f"{prefix}{{{param}}}{suffix}"
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        # Unnamed: `url_for` names the declared route, which this one stands in front of.
+        raise NoMatchFound(name, path_params)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] != "POST" or FALLBACK in scope:
