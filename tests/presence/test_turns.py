@@ -29,6 +29,15 @@ from antechamber.presence.turns import (
 from antechamber.settings import ReconcileSettings
 from tests.servers import closed_port
 
+
+@pytest.fixture
+async def gateway_down() -> AsyncIterator[SdkLiveKitGateway]:
+    """A gateway to a LiveKit that is down: every call fails at once, once it is built."""
+    gateway = SdkLiveKitGateway(f"http://127.0.0.1:{closed_port()}", "key", "secret" * 6, 1.0)
+    yield gateway
+    await gateway.close()
+
+
 # Not the tests' db 0: the session's LiveKit-wired app (tests/livekit/conftest.py) runs a
 # reconciler there, which would compete for the lease.
 LEASE_TEST_DB = 3
@@ -217,3 +226,31 @@ async def test_one_process_at_a_time_runs_the_periodic_passes_and_loads_the_sdk(
             await each.stop()
         for gateway in gateways:
             await gateway.close()
+
+
+async def test_with_redis_down_no_process_leads_and_the_stop_is_clean(
+    gateway_down: SdkLiveKitGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reconciler_module, "LEASE_RENEW_S", 0.05)
+    down = Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_connect_timeout=0.5)
+
+    async def nothing_registered(_names: Sequence[str]) -> set[str]:
+        return set()
+
+    reconciler = Reconciler(
+        ReconcileSettings(interval_s=1, banned_interval_s=0.2),
+        1.0,
+        gateway_down,
+        RedisPresenceStore(down),
+        RedisBanStore(down),
+        RedisTurns(down),
+        nothing_registered,
+    )
+    try:
+        reconciler.start()
+        await asyncio.sleep(1.5)  # a sweep's time, several lease tries
+        assert reconciler.leading is False
+        assert gateway_down.loaded is False  # no pass ran: nothing asked LiveKit
+        await asyncio.wait_for(reconciler.stop(), 30)
+    finally:
+        await down.aclose()

@@ -233,6 +233,9 @@ class Reconciler:
                 # Redis down: nobody can tell who leads; the passes need Redis anyway.
                 self._leading = False
                 logger.debug("reconciler lease not renewed: %s", type(exc).__name__)
+            except Exception:  # the loop outlives any one failure, leading nothing
+                self._leading = False
+                logger.exception("reconciler lease not renewed")
             await asyncio.sleep(LEASE_RENEW_S)
 
     async def _release_lease(self) -> None:
