@@ -219,19 +219,26 @@ async def test_a_shared_lookup_cancelled_leaves_its_waiters_to_look_themselves(
     url = await _uncached(stack, room)
     loading = stack.app.state.services.room_cache.loading
 
-    first = asyncio.create_task(anonymous.get(url))
-    for _ in range(1000):
-        if room["slug"] in loading:
-            break
-        await asyncio.sleep(0)
-    assert room["slug"] in loading, "the first request never started its lookup"
-    second = asyncio.create_task(anonymous.get(url))
-    for _ in range(20):  # the second reaches the shared lookup and waits for it
-        await asyncio.sleep(0)
-    first.cancel()
+    # Another transaction locks the rooms table: the first lookup waits in PostgreSQL until
+    # the test lets it go, however fast the machine answers (a few loop turns were not
+    # always enough to catch it in flight).
+    async with stack.app.state.services.engine.connect() as locker:
+        await locker.execute(text("LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE"))
+        first = asyncio.create_task(anonymous.get(url))
+        for _ in range(1000):
+            if room["slug"] in loading:
+                break
+            await asyncio.sleep(0)
+        assert room["slug"] in loading, "the first request never started its lookup"
+        second = asyncio.create_task(anonymous.get(url))
+        for _ in range(20):  # the second reaches the shared lookup and waits for it
+            await asyncio.sleep(0)
+        assert not first.done()
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await locker.rollback()
 
     answer = await second
     assert answer.status_code == 200, answer.text
     assert answer.json()["id"] == room["id"]
-    with pytest.raises(asyncio.CancelledError):
-        await first
