@@ -261,7 +261,11 @@ async def anonymous(stack: Stack) -> AsyncIterator[Browser]:
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     """A client for served processes over real HTTP (cookies: see tests/visitors.py)."""
-    limits = httpx.Limits(max_connections=200)
+    # A served process closes a connection idle for 5 s (uvicorn's keep-alive time-out),
+    # which is also httpx's default expiry: a connection reused right at 5 s could be
+    # closed under the request ("ReadError", no answer). Browsers retry such a request;
+    # this client instead never reuses a connection that has been idle that long.
+    limits = httpx.Limits(max_connections=200, keepalive_expiry=2.0)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         yield client
 

@@ -29,6 +29,7 @@ from antechamber.http.paths import API_PREFIX, TrailingSlashMiddleware
 from antechamber.http.shutdown import chain_stop_signals
 from antechamber.http.unsupported import router as unsupported_router
 from antechamber.invitations.router import router as invitations_router
+from antechamber.lobby.router import entry_fast_route
 from antechamber.lobby.router import hot_router as lobby_hot_router
 from antechamber.lobby.router import router as lobby_router
 from antechamber.moderation.router import router as moderation_router
@@ -53,9 +54,12 @@ def graceful_timeout_s(settings: Settings) -> float:
     return settings.shutdown_timeout_s * (1 - CLOSE_SHARE)
 
 
-def create_app(settings: Settings, *, freeze_after_start: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings, *, freeze_after_start: bool = False, fast_routes: bool = True
+) -> FastAPI:
     """`freeze_after_start`: for a served process, which builds one app (a test process
-    builds many, and frozen objects are never collected)."""
+    builds many, and frozen objects are never collected). `fast_routes=False` leaves
+    out the routes served below FastAPI (tests compare the answers with and without)."""
     metrics = Metrics(settings.metrics_dir)
 
     @asynccontextmanager
@@ -120,6 +124,9 @@ def create_app(settings: Settings, *, freeze_after_start: bool = False) -> FastA
     app.include_router(moderation_router, prefix=API)
     app.include_router(rooms_router, prefix=API)
     app.include_router(unsupported_router, prefix=API)
+    if fast_routes:
+        # Before every other route: the poll of every waiting participant.
+        app.router.routes.insert(0, entry_fast_route(API, app.router))
     # The configured front end, or Antechamber's own web client (built or not: a missing
     # build answers a page saying how to get it, never a 500).
     if settings.frontend_dir is not None:

@@ -45,7 +45,13 @@ from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore
 from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
-from antechamber.redis_client import RedisClient, build_redis, close_redis
+from antechamber.redis_client import (
+    RedisClient,
+    ScriptLane,
+    build_redis,
+    close_redis,
+    script_lane,
+)
 from antechamber.rooms.cache import ROOMS_CHANNEL, RoomCache
 from antechamber.rooms.schemas import RoomConfiguration
 from antechamber.rooms.service import (
@@ -78,6 +84,8 @@ class Services:
     # For requests that only read (see create_reader_sessionmaker).
     reader_sessionmaker: async_sessionmaker[AsyncSession]
     redis: RedisClient | None
+    # The hottest script's own connections (one Redis server only).
+    redis_lane: ScriptLane | None
     kv: KeyValueStore
     sessions: SessionService
     oidc: OIDCClient | None
@@ -109,6 +117,8 @@ class Services:
         await self.livekit.close()
         if self.oidc is not None:
             await self.oidc.close()
+        if self.redis_lane is not None:
+            await self.redis_lane.close()
         if self.redis is not None:
             await close_redis(self.redis)
         await self.engine.dispose()
@@ -135,6 +145,7 @@ class Stores:
     processed: ProcessedEvents
     turns: Turns
     microphones: MicrophoneLocks
+    lane: ScriptLane | None = None
 
 
 def build_stores(settings: Settings, redis: RedisClient | None) -> Stores:
@@ -160,15 +171,17 @@ def build_stores(settings: Settings, redis: RedisClient | None) -> Stores:
             turns=MemoryTurns(),
             microphones=MemoryMicrophoneLocks(),
         )
+    lane = script_lane(redis, settings.redis)
     return Stores(
         kv=RedisKeyValueStore(redis),
         broker=RedisBroker(redis, (LOBBY_EVENTS_PATTERN, ROOMS_CHANNEL)),
-        lobby=RedisLobbyStore(redis, timeouts),
+        lobby=RedisLobbyStore(redis, timeouts, lane),
         bans=RedisBanStore(redis),
         presence=RedisPresenceStore(redis),
         processed=RedisProcessedEvents(redis),
         turns=RedisTurns(redis),
         microphones=RedisMicrophoneLocks(redis),
+        lane=lane,
     )
 
 
@@ -218,6 +231,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         sessionmaker=sessionmaker,
         reader_sessionmaker=create_reader_sessionmaker(engine),
         redis=redis,
+        redis_lane=stores.lane,
         kv=stores.kv,
         sessions=SessionService(stores.kv, settings.session_ttl_s),
         oidc=_oidc_client(settings, stores.kv),

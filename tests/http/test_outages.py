@@ -44,6 +44,7 @@ class Outcome:
     started: float
     finished: float
     status: int
+    error: str = ""  # with status 0: what the client saw instead of an answer
 
 
 @dataclass
@@ -70,11 +71,13 @@ async def _poll_through(
 ) -> None:
     while not stop.is_set():
         started = time.monotonic()
+        error = ""
         try:
             status = (await call()).status_code
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             status = 0  # no answer at all
-        timeline.outcomes.append(Outcome(started, time.monotonic(), status))
+            error = f"{type(exc).__name__}: {exc}"
+        timeline.outcomes.append(Outcome(started, time.monotonic(), status, error))
         await asyncio.sleep(POLL_EVERY_S)
 
 
@@ -104,6 +107,12 @@ def _report(name: str, timeline: Timeline) -> None:
         f"{name}: {len(timeline.outcomes)} requests, by status {timeline.statuses()}, "
         f"last failure {last_failure - timeline.up_at:+.2f} s after the server was back"
     )
+    for outcome in timeline.outcomes:
+        if outcome.error:
+            print(
+                f"  no answer, sent {outcome.started - timeline.down_at:+.2f} s after the stop, "
+                f"after {outcome.finished - outcome.started:.2f} s: {outcome.error}"
+            )
 
 
 def _assert_only_503_while_down(timeline: Timeline) -> None:

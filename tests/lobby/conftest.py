@@ -13,7 +13,7 @@ from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.redis_store import RedisLobbyStore
 from antechamber.lobby.store import LOBBY_EVENTS_PATTERN, LobbyStore, Timeouts
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
-from antechamber.redis_client import RedisClient
+from antechamber.redis_client import RedisClient, ScriptLane
 from tests.redis_cluster import cluster_client
 
 
@@ -33,6 +33,7 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
     """The contract runs on memory, one Redis server and a 6-node Redis Cluster."""
     redis: RedisClient | None = None
     brokers: list[Broker] = []
+    lanes: list[ScriptLane] = []
     if request.param == "redis":
         redis = Redis.from_url(request.getfixturevalue("redis_url"))
         await redis.flushdb()
@@ -43,7 +44,12 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
         if redis is not None:
             broker: Broker = RedisBroker(redis, (LOBBY_EVENTS_PATTERN,))
             brokers.append(broker)
-            return StoreUnderTest(RedisLobbyStore(redis, timeouts), broker, RedisBanStore(redis))
+            # One server: the poll's script runs on a lane, as in a served process.
+            lane = ScriptLane(redis.connection_pool, 2) if isinstance(redis, Redis) else None
+            if lane is not None:
+                lanes.append(lane)
+            redis_store = RedisLobbyStore(redis, timeouts, lane)
+            return StoreUnderTest(redis_store, broker, RedisBanStore(redis))
         memory = MemoryBroker()
         brokers.append(memory)
         bans = MemoryBanStore()
@@ -53,6 +59,8 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFacto
     yield factory
     for broker in brokers:
         await broker.close()
+    for lane in lanes:
+        await lane.close()
     if isinstance(redis, Redis):
         await redis.flushdb()
     if redis is not None:

@@ -39,7 +39,7 @@ from antechamber.lobby.store import (
     WaitingList,
     events_channel,
 )
-from antechamber.redis_client import RedisClient, text
+from antechamber.redis_client import RedisClient, ScriptLane, text
 
 _PRELUDE = """
 local people, deadline, meta = KEYS[1], KEYS[2], KEYS[3]
@@ -362,9 +362,13 @@ def _place(row: list[Any]) -> Place:
 
 
 class RedisLobbyStore:
-    def __init__(self, redis: RedisClient, timeouts: Timeouts) -> None:
+    def __init__(
+        self, redis: RedisClient, timeouts: Timeouts, lane: ScriptLane | None = None
+    ) -> None:
         self._redis = redis
         self._timeouts = timeouts
+        # Runs the poll's script when given (see `ScriptLane`).
+        self._lane = lane
         self._request = redis.register_script(_REQUEST)
         self._get = redis.register_script(_GET)
         self._waiting = redis.register_script(_WAITING)
@@ -410,7 +414,10 @@ class RedisLobbyStore:
             rate_limit.limit,
             rate_limit.window_ms,
         ]
-        row = await self._request(keys=keys, args=args)
+        if self._lane is not None:
+            row = await self._lane.run(self._request, keys, args)
+        else:
+            row = await self._request(keys=keys, args=args)
         tag = text(row[0])
         if tag == "banned":
             return RequestResult(RequestOutcome.BANNED)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp
 
 from antechamber.auth.caller import Caller
 from antechamber.auth.sessions import SessionService
@@ -31,6 +32,7 @@ from antechamber.http.deps import (
     session_user_id,
     set_lobby_cookie,
 )
+from antechamber.http.fast_route import JsonPostRoute
 from antechamber.http.guards import RoomAct, admin_snapshot, room_act
 from antechamber.http.openapi import errors
 from antechamber.lobby.service import MAX_WAITING_PAGE, LobbyService, WaitingParticipant
@@ -124,6 +126,11 @@ async def request_entry(
     body: Annotated[EntryRequest, Body(default_factory=EntryRequest)],
     request: Request,
 ) -> Response:
+    return await answer_entry(request, room_key, body)
+
+
+async def answer_entry(request: Request, room_key: str, body: EntryRequest) -> Response:
+    """Request-entry's answer: from the route above, or from `entry_fast_route`."""
     parts: _EntryParts = services_of(request)
     async with transaction(parts.sessionmaker) as db:
         caller, issued = await request_caller(request, parts, db)
@@ -134,6 +141,14 @@ async def request_entry(
     if issued is not None:
         set_lobby_cookie(response, issued, parts.settings)
     return response
+
+
+def entry_fast_route(api: str, router: ASGIApp) -> JsonPostRoute[EntryRequest]:
+    """Request-entry's common case (a JSON body) without FastAPI's per-request work;
+    anything else reaches the route above through `router` (see `http.fast_route`)."""
+    return JsonPostRoute(
+        f"{api}/rooms/", "room_key", "/request-entry/", EntryRequest, answer_entry, router
+    )
 
 
 class WaitingList(BaseModel):
