@@ -4,6 +4,9 @@
         anonymous), cycled: the steady poll of people waiting
   room  GET rooms/{slug}/ of a public room by an anonymous returning visitor (a LiveKit
         token minted each time)
+  waiting  GET waiting-participants by the room's owner (a login session made with the
+        service's SessionService) with --places people waiting (made through the store):
+        the admins' poll
 
 The ASGI app is called in this process (no sockets, no HTTP parser, no uvicorn: the app's
 own cost), sequentially, with production settings on PostgreSQL antechamber_bench and
@@ -13,7 +16,7 @@ by self time (wall-clock samples: a system call stretched by a busy machine coun
 and self time summed per package; it writes
 pyinstrument's HTML view (an interactive flame-like tree) to --out. Flushes Redis db 10.
 
-    uv run --group bench python bench/profile_hot_paths.py [poll] [room]
+    uv run --group bench python bench/profile_hot_paths.py [poll] [room] [waiting]
         [--requests 2000] [--places 1000] [--out bench/results] [--tree]
 
 With --flame SECONDS it instead records py-spy flame graphs under real load: a served
@@ -46,8 +49,12 @@ from typing import Any
 from common import (
     API,
     App,
+    BenchRoom,
+    admin_cookie_headers,
     create_places,
     create_room,
+    create_session,
+    fill_lobby,
     flush_redis,
     migrate,
     poll_script,
@@ -82,6 +89,14 @@ def room_calls(slug: str) -> list[Call]:
         f"lobbyParticipantId={secrets.token_urlsafe(32)}; csrftoken={secrets.token_urlsafe(32)}"
     )
     return [("GET", f"{API}/rooms/{slug}/", {"cookie": cookie}, b"")]
+
+
+async def waiting_calls(room: BenchRoom, places: int) -> list[Call]:
+    """`places` waiting participants (through the store), and the owner's poll of them."""
+    await fill_lobby(str(room.id), places)
+    headers = admin_cookie_headers(await create_session(room.owner_id))
+    path = f"{API}/rooms/{room.slug}/waiting-participants/"
+    return [("GET", path, {name.lower(): value for name, value in headers.items()}, b"")]
 
 
 def package_of(path: str | None) -> str:
@@ -137,12 +152,15 @@ async def profile(path_name: str, count: int, places: int, out: Path, tree: bool
     from antechamber.app import create_app
     from antechamber.settings import load_settings
 
-    room = await create_room(dict(os.environ), "trusted" if path_name == "poll" else "public")
+    access = "public" if path_name == "room" else "trusted"
+    room = await create_room(dict(os.environ), access)
     fastapi_app = create_app(load_settings())
     app = App(fastapi_app)
     async with fastapi_app.router.lifespan_context(fastapi_app):
         if path_name == "poll":
             calls = await poll_calls(app, room.slug, places)
+        elif path_name == "waiting":
+            calls = await waiting_calls(room, places)
         else:
             calls = room_calls(room.slug)
         for n in range(max(200, len(calls))):  # warm pools and caches
@@ -193,7 +211,7 @@ def flame(
 ) -> None:
     """py-spy's flame graph of a served process's workers while wrk drives `path_name`;
     with `collapsed`, its collapsed stacks instead, summarised here."""
-    access = "trusted" if path_name == "poll" else "public"
+    access = "public" if path_name == "room" else "trusted"
     room = asyncio.run(create_room(env, access))
     log_path = Path(tempfile.gettempdir(), f"antechamber-flame-{path_name}.log")
     with serve(env, 2, log_path) as server, tempfile.TemporaryDirectory() as tmp:
@@ -202,6 +220,10 @@ def flame(
             url = f"{server.base}{API}/rooms/{room.slug}/request-entry/"
             script = poll_script(create_places(url, places), Path(tmp, "poll.lua"))
             wrk_args += ["-s", str(script)]
+        elif path_name == "waiting":
+            url = f"{server.base}{API}/rooms/{room.slug}/waiting-participants/"
+            calls = asyncio.run(waiting_calls(room, places))
+            wrk_args += ["-H", f"Cookie: {calls[0][2]['cookie']}"]
         else:
             url = f"{server.base}{API}/rooms/{room.slug}/"
             cookie = f"lobbyParticipantId={secrets.token_urlsafe(32)}; csrftoken=x"
@@ -267,9 +289,13 @@ def summarise_stacks(path: Path, limit: int = 25) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="*", help="poll and/or room (default: both)")
+    parser.add_argument(
+        "paths", nargs="*", help="poll, room and/or waiting (default: poll and room)"
+    )
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--places", type=int, default=1000, help="waiting pollers (poll)")
+    parser.add_argument(
+        "--places", type=int, default=1000, help="waiting pollers (poll), places (waiting)"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--tree", action="store_true", help="print pyinstrument's call tree too")
     parser.add_argument(
@@ -288,8 +314,9 @@ def main() -> int:
         except ImportError:
             raise SystemExit("pyinstrument is missing: run `uv run --group bench ...`") from None
     paths = args.paths or ["poll", "room"]
-    if set(paths) - {"poll", "room"}:
-        raise SystemExit(f"unknown paths {sorted(set(paths) - {'poll', 'room'})}: poll, room")
+    known = {"poll", "room", "waiting"}
+    if set(paths) - known:
+        raise SystemExit(f"unknown paths {sorted(set(paths) - known)}: poll, room, waiting")
     args.out.mkdir(parents=True, exist_ok=True)
     env = production_env(
         rate_limit_per_minute=100_000, max_waiting_per_room=100_000, waiting_timeout_s=900

@@ -182,3 +182,25 @@ async def test_it_refuses_unknown_users_rooms_roles_and_fields(
         response = await alice.patch(f"{ACCESSES}{access['id']}/", json=body)
         assert response.status_code == 400, (body, response.text)
     assert (await alice.get(f"{ACCESSES}{access['id']}/")).json()["role"] == "member"
+
+
+async def test_an_administrator_loses_the_waiting_list_with_his_role(
+    alice: Browser, bob: Browser
+) -> None:
+    """On one process too (SQLite and the in-memory broker included): the role his
+    earlier polls found is not trusted past its change or removal."""
+    room = await create_room(alice, "Trusted", access_level="trusted")
+    access = await grant(alice, room["id"], (await me(bob))["id"], "administrator")
+    url = f"{ROOMS}{room['slug']}/waiting-participants/"
+    assert (await bob.get(url)).status_code == 200
+
+    demoted = await alice.patch(f"{ACCESSES}{access['id']}/", json={"role": "member"})
+    assert demoted.status_code == 200, demoted.text
+    assert (await bob.get(url)).status_code == 403
+
+    promoted = await alice.patch(f"{ACCESSES}{access['id']}/", json={"role": "administrator"})
+    assert promoted.status_code == 200, promoted.text
+    assert (await bob.get(url)).status_code == 200
+    removed = await alice.delete(f"{ACCESSES}{access['id']}/")
+    assert removed.status_code == 204, removed.text
+    assert (await bob.get(url)).status_code == 403

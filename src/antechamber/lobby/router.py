@@ -182,7 +182,7 @@ async def waiting_participants(
         # role, where loading the user first took two).
         user_id = await session_user_id(request, parts.sessions)
         room = await rooms.snapshot_or_404(db, parts.room_cache, room_key)
-        await rooms.require_admin_by_id(db, room.id, user_id)
+        await rooms.require_admin_by_id(db, parts.room_cache, room.id, user_id)
     # Encoded once per change of the lobby, not once per admin poll; pages cut from it.
     return Response(
         await parts.lobby.waiting_json(room, limit, after), media_type="application/json"

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from antechamber.bans import MAX_BAN_SECONDS
 from antechamber.errors import InvalidInput
-from antechamber.http.deps import Db, Moderation, Presence
+from antechamber.http.deps import Db, MessageBroker, Moderation, Presence
 from antechamber.http.guards import Right, RoomAct, RoomAdmin, room_act
 from antechamber.http.openapi import errors
 from antechamber.http.pagination import Page, PageParams, make_page, page_params
@@ -186,10 +186,12 @@ async def remove_participant(act: RemoveAct, moderation: Moderation) -> dict[str
 
 
 @router.post("/rooms/{room_key}/update-participant-role/", responses=errors(401, 403, 404))
-async def update_participant_role(act: RoleAct, db: Db, moderation: Moderation) -> dict[str, str]:
+async def update_participant_role(
+    act: RoleAct, db: Db, broker: MessageBroker, moderation: Moderation
+) -> dict[str, str]:
     assert act.user is not None
     target, role = act.body.participant_identity, Role(act.body.role)
-    await moderation.change_role(db, act.room, act.user, target, role)
+    await moderation.change_role(db, broker, act.room, act.user, target, role)
     return SUCCESS
 
 

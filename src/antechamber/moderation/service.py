@@ -30,6 +30,7 @@ from antechamber.livekit.gateway import LiveKitGateway
 from antechamber.livekit.sdk import load_sdk
 from antechamber.lobby.service import LobbyService
 from antechamber.moderation.microphones import MicrophoneLocks
+from antechamber.pubsub import Broker
 from antechamber.rooms import accesses
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import Role, Room
@@ -264,7 +265,13 @@ class ModerationService:
             await self._bans.ban(livekit_room, identity, ban_seconds)
 
     async def change_role(
-        self, db: AsyncSession, room: Room, actor: User, identity: str, role: Role
+        self,
+        db: AsyncSession,
+        broker: Broker,
+        room: Room,
+        actor: User,
+        identity: str,
+        role: Role,
     ) -> None:
         if identity == actor.sub:
             raise PermissionDenied("Nobody changes their own role.")
@@ -273,7 +280,7 @@ class ModerationService:
             raise NotFound("No logged-in user has this identity.")
         if await rooms.role_of(db, room.id, user) is Role.OWNER:
             raise PermissionDenied("An owner can't be demoted.")
-        await accesses.set_role_by_user(db, room, user, role)
+        await accesses.set_role_by_user(db, broker, room, user, role)
         # The role is what counts; the live attribute follows it, once it is durable.
         after_commit(db, lambda: self._show_role(str(room.id), identity, role))
 

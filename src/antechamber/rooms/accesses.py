@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from antechamber.auth.caller import Caller
 from antechamber.db.session import counted_page
 from antechamber.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
+from antechamber.pubsub import Broker
 from antechamber.rooms import service as rooms
 from antechamber.rooms.models import ResourceAccess, Role, Room
 from antechamber.users.models import User
@@ -83,7 +84,7 @@ async def create(
 
 
 async def change_role(
-    db: AsyncSession, caller: Caller, access_id: uuid.UUID, role: Role
+    db: AsyncSession, broker: Broker, caller: Caller, access_id: uuid.UUID, role: Role
 ) -> ResourceAccess:
     access, caller_role = await _administered_access(db, caller, access_id)
     if Role.OWNER in (role, access.role) and caller_role is not Role.OWNER:
@@ -92,10 +93,11 @@ async def change_role(
         await _keep_an_owner(db, access.room_id)
     access.role = role
     await db.flush()
+    rooms.accesses_changed(db, broker, access.room_id)
     return access
 
 
-async def remove(db: AsyncSession, caller: Caller, access_id: uuid.UUID) -> None:
+async def remove(db: AsyncSession, broker: Broker, caller: Caller, access_id: uuid.UUID) -> None:
     access, caller_role = await _administered_access(db, caller, access_id)
     if access.role is Role.OWNER:
         if caller_role is not Role.OWNER:
@@ -103,6 +105,7 @@ async def remove(db: AsyncSession, caller: Caller, access_id: uuid.UUID) -> None
         await _keep_an_owner(db, access.room_id)
     await db.delete(access)
     await db.flush()
+    rooms.accesses_changed(db, broker, access.room_id)
 
 
 async def _keep_an_owner(db: AsyncSession, room_id: uuid.UUID) -> None:
@@ -117,7 +120,9 @@ async def _keep_an_owner(db: AsyncSession, room_id: uuid.UUID) -> None:
         raise Conflict("A room keeps at least one owner.")
 
 
-async def set_role_by_user(db: AsyncSession, room: Room, user: User, role: Role) -> ResourceAccess:
+async def set_role_by_user(
+    db: AsyncSession, broker: Broker, room: Room, user: User, role: Role
+) -> ResourceAccess:
     """Used by moderation: give `user` the role on the room, creating the access if needed."""
     stmt = select(ResourceAccess).where(
         ResourceAccess.room_id == room.id, ResourceAccess.user_id == user.id
@@ -129,4 +134,5 @@ async def set_role_by_user(db: AsyncSession, room: Room, user: User, role: Role)
     else:
         access.role = role
     await db.flush()
+    rooms.accesses_changed(db, broker, room.id)
     return access

@@ -288,14 +288,21 @@ async def get_access(access_id: uuid.UUID, db: Db, caller: LoggedInCaller) -> Ac
     responses=errors(401, 403, 404, 409),
 )
 async def update_access(
-    access_id: uuid.UUID, body: AccessUpdate, db: Db, caller: LoggedInCaller
+    access_id: uuid.UUID,
+    body: AccessUpdate,
+    db: Db,
+    broker: MessageBroker,
+    caller: LoggedInCaller,
 ) -> AccessOut:
-    return rooms.access_out(await accesses.change_role(db, caller, access_id, body.role))
+    access = await accesses.change_role(db, broker, caller, access_id, body.role)
+    return rooms.access_out(access)
 
 
 @router.delete(
     "/resource-accesses/{access_id:uuid}/", status_code=204, responses=errors(401, 403, 404, 409)
 )
-async def delete_access(access_id: uuid.UUID, db: Db, caller: LoggedInCaller) -> Response:
-    await accesses.remove(db, caller, access_id)
+async def delete_access(
+    access_id: uuid.UUID, db: Db, broker: MessageBroker, caller: LoggedInCaller
+) -> Response:
+    await accesses.remove(db, broker, caller, access_id)
     return Response(status_code=204)

@@ -92,12 +92,18 @@ async def require_admin(db: AsyncSession, room_id: uuid.UUID, user: User | None)
 
 
 async def require_admin_by_id(
-    db: AsyncSession, room_id: uuid.UUID, user_id: uuid.UUID | None
+    db: AsyncSession, cache: RoomCache, room_id: uuid.UUID, user_id: uuid.UUID | None
 ) -> Role:
-    """`require_admin` for a user known by id (a login session's): the user's existence
-    and role in one query, for the admins' polls."""
+    """`require_admin` for a user known by id (a login session's), for the admins' polls:
+    the user's existence and role in one query, whose yes is kept in the process' room
+    cache until the room's accesses change (`accesses_changed`) or `ADMIN_TTL_S` passes.
+    Refusals always come from the database."""
     if user_id is None:
         raise NotAuthenticated(NOT_LOGGED_IN)
+    cached = cache.admin_role(room_id, user_id)
+    if cached is not None:
+        return cached
+    generation = cache.generation
     found = await db.execute(
         select(User.id, ResourceAccess.role)
         .outerjoin(
@@ -109,7 +115,9 @@ async def require_admin_by_id(
     row = found.first()
     if row is None:  # the session outlived its user
         raise NotAuthenticated(NOT_LOGGED_IN)
-    return _admin(row.role)
+    role = _admin(row.role)
+    cache.put_admin(room_id, user_id, role, generation)
+    return role
 
 
 async def require_owner(db: AsyncSession, room_id: uuid.UUID, user: User | None) -> Role:
@@ -198,8 +206,16 @@ def _not_offered(settings: Settings, level: AccessLevel) -> str:
 
 def _changed(db: AsyncSession, broker: Broker, room: Room) -> None:
     """Once committed, every process drops its cached copy of the room."""
-    room_id = str(room.id)
-    after_commit(db, lambda: broker.publish(ROOMS_CHANNEL, room_id))
+    accesses_changed(db, broker, room.id)
+
+
+def accesses_changed(db: AsyncSession, broker: Broker, room_id: uuid.UUID) -> None:
+    """Once committed (and before the answer), every process drops what it cached about
+    the room: its copy of the room and who administers it. For every change that may take
+    an owner's or administrator's rights away (a role changed or removed, the room
+    deleted); a new access needs none (only admins' yes answers are cached)."""
+    message = str(room_id)
+    after_commit(db, lambda: broker.publish(ROOMS_CHANNEL, message))
 
 
 async def update(
