@@ -23,7 +23,8 @@ import pytest
 import redis
 
 from antechamber import keptout
-from antechamber.presence.turns import LEASE_KEY
+from antechamber.presence.turns import lease_key
+from antechamber.settings import LiveKitSettings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, clean_backend
 from tests.servers import closed_port
 
@@ -239,8 +240,11 @@ def test_a_worker_without_the_reconcilers_lease_never_loads_the_livekit_sdk(
     loads no SDK; once the lease is free it takes it, and its first sweep loads the SDK
     (LiveKit is down here: the call fails, the SDK is loaded all the same)."""
     assert postgres_backend.redis_url is not None
+    livekit_url = f"ws://127.0.0.1:{closed_port()}"
+    livekit = LiveKitSettings(url=livekit_url, api_key=LIVEKIT_KEY, api_secret=LIVEKIT_SECRET)
+    lease = lease_key(livekit.http_url, livekit.api_key)
     client = redis.Redis.from_url(postgres_backend.redis_url)
-    client.set(LEASE_KEY, "another-process", px=120_000)
+    client.set(lease, "another-process", px=120_000)
     client.close()
     served_env.update(
         {
@@ -248,11 +252,11 @@ def test_a_worker_without_the_reconcilers_lease_never_loads_the_livekit_sdk(
             "ANTECHAMBER_RECONCILE_ENABLED": "true",
             "ANTECHAMBER_RECONCILE_INTERVAL_S": "1",
             "ANTECHAMBER_RECONCILE_BANNED_INTERVAL_S": "0.2",
-            "LIVEKIT_URL": f"ws://127.0.0.1:{closed_port()}",
+            "LIVEKIT_URL": livekit_url,
         }
     )
     done = subprocess.run(
-        [sys.executable, "-c", f"LEASE = {LEASE_KEY!r}\n" + _LEASED_WORKER],
+        [sys.executable, "-c", f"LEASE = {lease!r}\n" + _LEASED_WORKER],
         env=served_env,
         capture_output=True,
         text=True,

@@ -43,7 +43,7 @@ from antechamber.observability.metrics import Metrics
 from antechamber.presence.reconciler import Reconciler
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresenceStore
-from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns
+from antechamber.presence.turns import MemoryTurns, RedisTurns, Turns, lease_key
 from antechamber.pubsub import Broker, MemoryBroker, RedisBroker
 from antechamber.redis_client import (
     RedisClient,
@@ -210,6 +210,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         stores.bans,
         stores.turns,
         rooms.registered_among,
+        lease=lease_key(settings.livekit.http_url, settings.livekit.api_key),
     )
     moderation = ModerationService(settings, livekit, lobby, stores.bans, stores.microphones)
     handlers = WebhookHandlers(

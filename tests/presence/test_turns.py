@@ -23,6 +23,7 @@ from antechamber.presence.turns import (
     MemoryTurns,
     RedisTurns,
     Turns,
+    lease_key,
     lock_key,
     turn_key,
 )
@@ -254,3 +255,14 @@ async def test_with_redis_down_no_process_leads_and_the_stop_is_clean(
         await asyncio.wait_for(reconciler.stop(), 30)
     finally:
         await down.aclose()
+
+
+def test_each_livekit_deployment_has_a_lease_of_its_own() -> None:
+    """Processes sharing a Redis but pointed at different LiveKit servers (or keys) must
+    not hold each other's passes back: the one holding a lease reconciles against its
+    own LiveKit only."""
+    one = lease_key("http://livekit-a:7880", "APIkey")
+    assert one == lease_key("http://livekit-a:7880", "APIkey")
+    assert one.startswith(LEASE_KEY + ":")
+    assert one != lease_key("http://livekit-b:7880", "APIkey")
+    assert one != lease_key("http://livekit-a:7880", "APIother")

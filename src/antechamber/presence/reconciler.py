@@ -12,9 +12,10 @@ Each process runs one loop:
   still has a participant list (so a room whose `room_finished` was lost is cleared);
 - at once, rooms a webhook asked for (a `left` for someone never listed).
 The two periodic passes run in one process at a time across all processes and hosts: the
-one holding the reconciler's lease in Redis (`LEASE_S`, renewed every `LEASE_RENEW_S` by
-each process' lease task, given back when the process stops; a crashed holder's lease
-ends by itself and another process takes it at its next try). With N processes, N
+one holding the reconciler's lease in Redis (one per LiveKit deployment; `LEASE_S`,
+renewed every `LEASE_RENEW_S` by each process' lease task, given back when the process
+stops; a crashed holder's lease ends by itself and another process takes it at its next
+try). With N processes, N
 ListRooms per period would only load LiveKit, and the other processes never import the
 LiveKit SDK for them (~15 MiB each; bench/README.md, "Worker memory"). The requested
 passes run where the webhook arrived (that process has loaded the SDK to check it). A
@@ -83,8 +84,11 @@ class Reconciler:
         bans: BanStore,
         turns: Turns,
         registered_among: RegisteredAmong,
+        lease: str = LEASE_KEY,
     ) -> None:
+        """`lease`: the key of the lease on the periodic passes (`turns.lease_key`)."""
         self._settings = settings
+        self._lease = lease
         self._livekit = livekit
         self._presence = presence
         self._bans = bans
@@ -227,7 +231,7 @@ class Reconciler:
         while not self._stopping:
             try:
                 self._leading = await self._turns.hold(
-                    LEASE_KEY, self._lease_token, int(LEASE_S * 1000)
+                    self._lease, self._lease_token, int(LEASE_S * 1000)
                 )
             except (RedisError, ConnectionError, TimeoutError, OSError) as exc:
                 # Redis down: nobody can tell who leads; the passes need Redis anyway.
@@ -245,7 +249,7 @@ class Reconciler:
         self._leading = False
         try:
             async with asyncio.timeout(STOP_TIMEOUT_S):
-                await self._turns.unlock(LEASE_KEY, self._lease_token)
+                await self._turns.unlock(self._lease, self._lease_token)
         except (RedisError, ConnectionError, TimeoutError, OSError) as exc:
             logger.warning("reconciler lease not given back: %s", type(exc).__name__)
 

@@ -3,8 +3,11 @@ periodic passes, whose turn it is to reconcile a room, and a lock so only one pr
 reconciles a room at a time.
 
 Key layout (Redis):
-- `reconcile:lease` -> the token of the process that runs the periodic passes, for a few
-  seconds, renewed by it while it runs (a crashed holder's lease ends by itself);
+- `reconcile:lease:<deployment>` -> the token of the process that runs the periodic
+  passes, for a few seconds, renewed by it while it runs (a crashed holder's lease ends
+  by itself); one lease per LiveKit deployment (a hash of its URL and API key), so
+  processes sharing a Redis but pointed at different LiveKit servers (a staging and a
+  test instance, the test suite's apps) never leave each other's rooms unreconciled;
 - with the room's hash tag, `reconcile:{<room>}:lock` -> a random token, until released
   or `ttl` (a crashed holder's lock ends by itself);
 - `reconcile:{<room>}:<kind>` -> "1" for one period: the process that set it has this
@@ -14,6 +17,7 @@ Key layout (Redis):
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from typing import Protocol
@@ -34,6 +38,12 @@ end
 return 0
 """
 LEASE_KEY = "reconcile:lease"
+
+
+def lease_key(livekit_http_url: str, livekit_api_key: str) -> str:
+    """The lease of the processes that talk to this LiveKit deployment."""
+    deployment = f"{livekit_http_url}\n{livekit_api_key}".encode()
+    return f"{LEASE_KEY}:{hashlib.sha256(deployment).hexdigest()[:16]}"
 
 
 def lock_key(room: str) -> str:
