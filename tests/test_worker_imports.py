@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -154,16 +155,7 @@ def test_a_production_worker_loads_nothing_that_only_rare_paths_use(
     )
     served_env["ANTECHAMBER_ALLOW_UNREGISTERED_ROOMS"] = "true"
     served_env["ANTECHAMBER_METRICS_DIR"] = str(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=served_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = _run_worker(script, served_env)
     assert report["statuses"] == {"docs": 200, "room": 200, "poll": 404}
     assert report["loaded"] == []
     # The LiveKit SDK, loaded afterwards, leaves `cryptography` out and verifies.
@@ -255,15 +247,20 @@ def test_a_worker_without_the_reconcilers_lease_never_loads_the_livekit_sdk(
             "LIVEKIT_URL": livekit_url,
         }
     )
+    report = _run_worker(f"LEASE = {lease!r}\n" + _LEASED_WORKER, served_env)
+    assert report["before"] == {"leading": False, "sdk": False, "bindings": False}
+    assert report["after"] == {"leading": True, "sdk": True, "bindings": False}
+
+
+def _run_worker(script: str, env: dict[str, str]) -> Any:
+    """Runs `script` in a fresh interpreter; its last line of output is a JSON report."""
     done = subprocess.run(
-        [sys.executable, "-c", f"LEASE = {lease!r}\n" + _LEASED_WORKER],
-        env=served_env,
+        [sys.executable, "-c", script],
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["before"] == {"leading": False, "sdk": False, "bindings": False}
-    assert report["after"] == {"leading": True, "sdk": True, "bindings": False}
+    return json.loads(done.stdout.strip().splitlines()[-1])
