@@ -96,8 +96,20 @@ class Supervisor(Multiprocess):
 
     def keep_subprocess_alive(self) -> None:
         self._close_handed()
+        running = [(process, process.process.is_alive()) for process in self.processes]
         super().keep_subprocess_alive()
         self._close_handed()
+        # uvicorn replaces a worker that died, or that did not answer its health check in
+        # time (it kills those), with a line at INFO level; a lost worker is worth more.
+        for process, alive in running:
+            if process not in self.processes:
+                why = "did not answer its health check in time and was killed" if alive else "died"
+                logger.warning(
+                    "worker %s %s (exit code %s); replaced by a new one",
+                    process.pid,
+                    why,
+                    process.exitcode,
+                )
 
     def handle_signals(self) -> None:
         super().handle_signals()

@@ -110,6 +110,7 @@ def test_a_dead_worker_is_replaced_with_a_socket_of_its_own(served: ServeProcess
         return victim not in now and len(now) == 2
 
     wait_until(replaced, "a replacement worker listening", served.log)
+    assert f"worker {victim} died (exit code -9); replaced" in served.output()
     after = _workers(served)
     assert after[survivor] == before[survivor]
     (replacement,) = set(after) - {survivor}
@@ -118,3 +119,21 @@ def test_a_dead_worker_is_replaced_with_a_socket_of_its_own(served: ServeProcess
     # And the server answers through both sockets' workers still.
     for _ in range(20):
         assert httpx.get(f"{served.url}/readyz", timeout=10).status_code == 200
+
+
+def test_a_worker_that_stops_answering_is_killed_replaced_and_said(served: ServeProcess) -> None:
+    """uvicorn kills a worker whose health check goes unanswered for 5 s (a stopped or
+    starved process): every request in flight on it is lost, so the log says so."""
+    victim, survivor = list(_workers(served))
+    os.kill(victim, signal.SIGSTOP)
+
+    def replaced() -> bool:
+        now = _workers(served)
+        return victim not in now and len(now) == 2
+
+    wait_until(replaced, "the stopped worker replaced", served.log)
+    assert survivor in _workers(served)
+    assert (
+        f"worker {victim} did not answer its health check in time and was killed "
+        "(exit code -9); replaced"
+    ) in served.output()
