@@ -361,6 +361,11 @@ class ServeProcess:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def supervisor_lines(self) -> list[str]:
+        """What the supervisor said (a worker lost and replaced: the requests in flight
+        on it got no answer)."""
+        return [line for line in self.output().splitlines() if "antechamber.serve" in line]
+
     def stop(self) -> None:
         stop_process(self.process)
 
@@ -380,6 +385,9 @@ def serving(
     finally:
         for process in processes:
             process.stop()
+            # Shown with a failed test's teardown output.
+            for line in process.supervisor_lines():
+                print(f"served on port {process.port}: {line}")
 
 
 def serve_env(database_url: str, redis_url: str | None, **extra: str) -> dict[str, str]:

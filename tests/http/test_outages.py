@@ -101,7 +101,7 @@ async def _outage(
     return timeline
 
 
-def _report(name: str, timeline: Timeline) -> None:
+def _report(name: str, timeline: Timeline, served: ServeProcess) -> None:
     last_failure = max((o.finished for o in timeline.outcomes if o.status != 200), default=0.0)
     print(
         f"{name}: {len(timeline.outcomes)} requests, by status {timeline.statuses()}, "
@@ -113,6 +113,9 @@ def _report(name: str, timeline: Timeline) -> None:
                 f"  no answer, sent {outcome.started - timeline.down_at:+.2f} s after the stop, "
                 f"after {outcome.finished - outcome.started:.2f} s: {outcome.error}"
             )
+    # A worker lost meanwhile (the supervisor says so) loses the requests in flight on it.
+    for line in served.supervisor_lines():
+        print(f"  server: {line}")
 
 
 def _assert_only_503_while_down(timeline: Timeline) -> None:
@@ -177,7 +180,7 @@ async def test_a_redis_restart_answers_503_while_down_and_loses_nothing(
         return lambda: visitor.request("POST", entry, {})
 
     timeline = await _outage([poll(v) for v in visitors], own_redis.stop, own_redis.start)
-    _report("redis restart under 50 pollers", timeline)
+    _report("redis restart under 50 pollers", timeline, served_on_own_redis)
     _assert_only_503_while_down(timeline)
 
     for visitor in visitors:
@@ -240,7 +243,7 @@ async def test_a_postgres_restart_answers_503_while_down_and_loses_nothing(
         [read(u, n) for n, u in enumerate(users)], stop_server, own_postgres.start
     )
     await creator
-    _report("postgres restart under 50 readers", timeline)
+    _report("postgres restart under 50 readers", timeline, served_on_own_postgres)
     _assert_only_503_while_down(timeline)
 
     assert during[0].status_code == 503, during[0].text
