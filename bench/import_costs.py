@@ -15,8 +15,6 @@ not a sum: shared dependencies are charged to no package.
     uv run python bench/import_costs.py LOG sqlalchemy redis aiohttp   # only these
     uv run python bench/import_costs.py LOG --alone alembic authlib    # not imported by
         # workers: the RSS they would add, imported after everything a worker imports
-    uv run python bench/import_costs.py LOG --as-served   # with what antechamber.worker
-        # keeps out kept out in every run (the log names it: the import was attempted)
 """
 
 from __future__ import annotations
@@ -127,27 +125,16 @@ def main() -> None:
     parser.add_argument("packages", nargs="*", help=f"default: {' '.join(DEFAULT)}")
     parser.add_argument("--alone", nargs="*", default=None, help="not-imported packages")
     parser.add_argument("--repeat", type=int, default=2, help="runs per figure (lowest)")
-    parser.add_argument(
-        "--as-served",
-        action="store_true",
-        help="keep out what antechamber.worker keeps out, in every run (as workers do)",
-    )
     args = parser.parse_intermixed_args()
-    always: list[str] = []
-    if args.as_served:
-        from antechamber.worker import KEPT_OUT
-
-        always = list(KEPT_OUT)
     modules = {m.group(4) for m in map(_LINE.match, args.log.open(errors="replace")) if m}
     print(f"{len(modules)} modules in the log; {args.repeat} runs per figure (lowest RSS)")
 
     def lowest(blocked: Sequence[str], then: Sequence[str] = ()) -> Imported:
-        runs = (run(args.log, [*always, *blocked], then) for _ in range(args.repeat))
+        runs = (run(args.log, list(blocked), then) for _ in range(args.repeat))
         return min(runs, key=lambda r: r.rss)
 
     base = lowest([])
-    kept = f" but {' '.join(always)}" if always else ""
-    print(f"everything in the log imported{kept}: {base.rss:.1f} MiB, {base.modules} modules")
+    print(f"everything in the log imported: {base.rss:.1f} MiB, {base.modules} modules")
     print(f"{'left out':38s} {'MiB saved':>9s} {'modules':>8s}  also left out (they need it)")
     for name in args.packages or DEFAULT:
         result = lowest([name])

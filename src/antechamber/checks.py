@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from antechamber.db.migrate import alembic_config
 from antechamber.db.session import create_engine
-from antechamber.livekit.sdk_gateway import build_gateway
+from antechamber.livekit.twirp import build_gateway
 from antechamber.redis_client import build_redis, close_redis
 from antechamber.settings import Settings
 

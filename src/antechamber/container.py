@@ -26,7 +26,7 @@ from antechamber.diagnostics.service import DiagnosticsService
 from antechamber.http.shutdown import Shutdown
 from antechamber.invitations.service import InvitationService
 from antechamber.livekit.gateway import LiveKitGateway
-from antechamber.livekit.sdk_gateway import build_gateway
+from antechamber.livekit.twirp import build_gateway
 from antechamber.lobby.events import LobbyStreams
 from antechamber.lobby.memory_store import MemoryLobbyStore
 from antechamber.lobby.notify import WaitingNotifier

@@ -28,7 +28,7 @@ from playwright.async_api import (
 
 from antechamber import webclient
 from antechamber.app import create_app
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from antechamber.settings import LiveKitSettings, LobbySettings
 from tests.conftest import (
     LIVEKIT_KEY,
@@ -81,8 +81,8 @@ class Site:
     def url(self) -> str:
         return self.antechamber.base_url
 
-    def gateway(self) -> SdkLiveKitGateway:
-        return SdkLiveKitGateway(*self.gateway_args)
+    def gateway(self) -> TwirpLiveKitGateway:
+        return TwirpLiveKitGateway(*self.gateway_args)
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ panel's keyboard use."""
 
 from __future__ import annotations
 
-from livekit.protocol.models import TrackSource
 from playwright.async_api import expect
 
+from antechamber.livekit.models import TrackSource
 from tests.browser.conftest import PersonFactory, Site
 from tests.browser.test_meeting_story import join_from_prejoin, named, on_server, playing
 

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from livekit.protocol.models import ParticipantInfo, TrackType
 from playwright.async_api import Page, expect
 
+from antechamber.livekit.models import ParticipantInfo, TrackType
 from tests.browser.conftest import Person, PersonFactory, Site
 
 SERVER_TIMEOUT_S = 20.0

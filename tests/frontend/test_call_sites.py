@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
-from livekit import api as lk
+from antechamber.livekit.models import TrackSource
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from tests.frontend.conftest import CONNECTION_TEST_TTL_S, FrontEnd, Site
 from tests.helpers import jwt_payload
 from tests.livekit.participants import connected, eventually, publish_microphone
@@ -196,7 +196,7 @@ async def test_enter_room(site: Site, alice: FrontEnd, guest: FrontEnd) -> None:
 
 # features/rooms/api/muteParticipant.ts (and muteParticipants.ts, the same call per person)
 async def test_mute_participant(
-    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: SdkLiveKitGateway
+    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: TwirpLiveKitGateway
 ) -> None:
     room = await _create(alice, "mute-one")
     entry = await _entry(guest, room["id"], "Guest")
@@ -222,7 +222,7 @@ async def test_mute_participant(
 
 # features/rooms/api/updateParticipantPermissions.ts (and the plural one, per person)
 async def test_update_participant_permissions(
-    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: SdkLiveKitGateway
+    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: TwirpLiveKitGateway
 ) -> None:
     room = await _create(alice, "permissions")
     entry = await _entry(guest, room["id"], "Guest")
@@ -243,12 +243,12 @@ async def test_update_participant_permissions(
 
         assert answer.status_code == 200, answer.text
         info = await gateway.get_participant(room["id"], entry["id"])
-        assert list(info.permission.can_publish_sources) == [lk.TrackSource.CAMERA]
+        assert list(info.permission.can_publish_sources) == [TrackSource.CAMERA]
 
 
 # features/rooms/api/lowerHandParticipant.ts (and lowerHandParticipants.ts, per person)
 async def test_lower_hand_participant(
-    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: SdkLiveKitGateway
+    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: TwirpLiveKitGateway
 ) -> None:
     room = await _create(alice, "hands")
     entry = await _entry(guest, room["id"], "Guest")
@@ -280,7 +280,7 @@ async def test_lower_hand_participant(
 
 # features/rooms/api/removeParticipant.ts
 async def test_remove_participant(
-    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: SdkLiveKitGateway
+    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: TwirpLiveKitGateway
 ) -> None:
     room = await _create(alice, "remove")
     entry = await _entry(guest, room["id"], "Guest")
@@ -302,7 +302,7 @@ async def test_remove_participant(
 
 # features/rooms/api/updateRaiseHand.ts (the participant itself, with its LiveKit token)
 async def test_update_raise_hand(
-    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: SdkLiveKitGateway
+    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: TwirpLiveKitGateway
 ) -> None:
     room = await _create(alice, "raise")
     entry = await _entry(guest, room["id"], "Guest")
@@ -322,7 +322,7 @@ async def test_update_raise_hand(
 
 # features/rooms/api/renameParticipant.ts
 async def test_rename_participant(
-    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: SdkLiveKitGateway
+    site: Site, alice: FrontEnd, guest: FrontEnd, gateway: TwirpLiveKitGateway
 ) -> None:
     room = await _create(alice, "rename")
     entry = await _entry(guest, room["id"], "Guest")
@@ -341,7 +341,7 @@ async def test_rename_participant(
 
 # features/participants/api/updateParticipantRole.ts
 async def test_update_participant_role(
-    site: Site, alice: FrontEnd, gateway: SdkLiveKitGateway
+    site: Site, alice: FrontEnd, gateway: TwirpLiveKitGateway
 ) -> None:
     room = await _create(alice, "roles")
     async with site.front_end() as bob:
@@ -379,7 +379,7 @@ async def test_creation_callback(guest: FrontEnd, alice: FrontEnd) -> None:
 
 # features/diagnostics/api/fetchConnectionTestDetails.ts
 async def test_fetch_connection_test_details(
-    site: Site, guest: FrontEnd, gateway: SdkLiveKitGateway
+    site: Site, guest: FrontEnd, gateway: TwirpLiveKitGateway
 ) -> None:
     first = await guest.api("POST", "/diagnostics/connection/")
     second = await guest.api("POST", "/diagnostics/connection/")

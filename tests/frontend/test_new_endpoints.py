@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from antechamber.settings import ConnectionTestSettings, EmailSettings, LiveKitSettings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Browser
 from tests.frontend.conftest import Mailbox
@@ -35,7 +35,7 @@ def settings_overrides(live: Live, mailbox: tuple[Mailbox, int]) -> dict[str, An
 
 
 async def test_it_deletes_the_connection_test_room_after_its_lifetime(
-    anonymous: Browser, gateway: SdkLiveKitGateway
+    anonymous: Browser, gateway: TwirpLiveKitGateway
 ) -> None:
     answer = await anonymous.post(API + "diagnostics/connection/")
     assert answer.status_code == 200, answer.text

@@ -16,7 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from antechamber.app import create_app
 from antechamber.container import Services
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.settings import LiveKitSettings, ReconcileSettings, Settings
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET, Backend, make_settings
@@ -125,8 +125,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, postgres_backend: Backend) ->
 
 
 @pytest.fixture
-async def gateway(live: Live) -> AsyncIterator[SdkLiveKitGateway]:
-    gateway = SdkLiveKitGateway(
+async def gateway(live: Live) -> AsyncIterator[TwirpLiveKitGateway]:
+    gateway = TwirpLiveKitGateway(
         live.livekit.http_url, LIVEKIT_KEY, LIVEKIT_SECRET, GATEWAY_TIMEOUT_S
     )
     yield gateway

@@ -6,11 +6,10 @@ import asyncio
 import uuid
 
 import pytest
-from livekit.protocol import models
-from livekit.protocol.models import ParticipantPermission
 
 from antechamber.errors import Conflict, NotFound
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.models import ParticipantPermission, ParticipantState
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from livekit import rtc
 from tests.livekit.conftest import Live
 from tests.livekit.participants import connected, eventually, publish_microphone, sdk_token
@@ -22,7 +21,7 @@ def _room() -> str:
     return f"gw-{uuid.uuid4()}"
 
 
-async def test_it_lists_and_gets_participants(live: Live, gateway: SdkLiveKitGateway) -> None:
+async def test_it_lists_and_gets_participants(live: Live, gateway: TwirpLiveKitGateway) -> None:
     room = _room()
     async with connected(live.livekit.url, sdk_token("alice", room, **PUBLISHER)):
         participants = await gateway.list_participants(room)
@@ -36,7 +35,7 @@ async def test_it_lists_and_gets_participants(live: Live, gateway: SdkLiveKitGat
 
 
 async def test_it_lists_rooms_and_says_not_found_for_rooms_that_are_not_live(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     room = _room()
     async with connected(live.livekit.url, sdk_token("alice", room, **PUBLISHER)):
@@ -49,7 +48,7 @@ async def test_it_lists_rooms_and_says_not_found_for_rooms_that_are_not_live(
 
 
 async def test_it_sends_reliable_data_to_everyone_or_to_chosen_identities(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     room = _room()
     received: dict[str, list[bytes]] = {"alice": [], "bob": []}
@@ -67,7 +66,7 @@ async def test_it_sends_reliable_data_to_everyone_or_to_chosen_identities(
         async def both_active() -> bool:
             # Data sent before a participant's transport is up is not delivered to it.
             states = [p.state for p in await gateway.list_participants(room)]
-            return states == [models.ParticipantInfo.State.ACTIVE] * 2
+            return states == [ParticipantState.ACTIVE] * 2
 
         await eventually(both_active, "both participants are active")
         await gateway.send_data(room, b'{"type": "participantWaiting"}')
@@ -81,7 +80,7 @@ async def test_it_sends_reliable_data_to_everyone_or_to_chosen_identities(
     assert received["bob"] == [b'{"type": "participantWaiting"}', b"for bob"]
 
 
-async def test_it_mutes_a_published_track(live: Live, gateway: SdkLiveKitGateway) -> None:
+async def test_it_mutes_a_published_track(live: Live, gateway: TwirpLiveKitGateway) -> None:
     room = _room()
     async with connected(live.livekit.url, sdk_token("alice", room, **PUBLISHER)) as alice:
         track_sid = await publish_microphone(alice)
@@ -108,7 +107,7 @@ async def test_it_mutes_a_published_track(live: Live, gateway: SdkLiveKitGateway
 
 
 async def test_it_updates_a_participants_permission_name_attributes_and_metadata(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     room = _room()
     async with connected(live.livekit.url, sdk_token("alice", room, **PUBLISHER)) as alice:
@@ -138,7 +137,7 @@ async def test_it_updates_a_participants_permission_name_attributes_and_metadata
         assert renamed.permission.can_publish is False
 
 
-async def test_it_removes_a_participant(live: Live, gateway: SdkLiveKitGateway) -> None:
+async def test_it_removes_a_participant(live: Live, gateway: TwirpLiveKitGateway) -> None:
     room = _room()
     async with connected(live.livekit.url, sdk_token("alice", room, **PUBLISHER)) as alice:
         disconnected = asyncio.Event()
@@ -149,7 +148,7 @@ async def test_it_removes_a_participant(live: Live, gateway: SdkLiveKitGateway) 
 
 
 async def test_it_updates_room_metadata_and_deletes_the_room(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     room = _room()
     async with connected(live.livekit.url, sdk_token("alice", room, **PUBLISHER)) as alice:

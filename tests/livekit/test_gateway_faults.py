@@ -7,11 +7,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from livekit.protocol.models import ParticipantPermission
 
 from antechamber.errors import DomainError, NotFound, UpstreamError, UpstreamUnavailable
 from antechamber.livekit.gateway import LiveKitGateway
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.models import ParticipantPermission
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.livekit.twirp_double import Fault, TwirpDouble, twirp_double
 from tests.servers import closed_port
@@ -47,15 +47,15 @@ async def double() -> AsyncIterator[TwirpDouble]:
 
 
 @pytest.fixture
-async def gateway(double: TwirpDouble) -> AsyncIterator[SdkLiveKitGateway]:
-    gateway = SdkLiveKitGateway(double.url, LIVEKIT_KEY, LIVEKIT_SECRET, ANSWER_TIMEOUT_S)
+async def gateway(double: TwirpDouble) -> AsyncIterator[TwirpLiveKitGateway]:
+    gateway = TwirpLiveKitGateway(double.url, LIVEKIT_KEY, LIVEKIT_SECRET, ANSWER_TIMEOUT_S)
     yield gateway
     await gateway.close()
 
 
 @pytest.fixture
-async def impatient_gateway(double: TwirpDouble) -> AsyncIterator[SdkLiveKitGateway]:
-    gateway = SdkLiveKitGateway(double.url, LIVEKIT_KEY, LIVEKIT_SECRET, TIMEOUT_S)
+async def impatient_gateway(double: TwirpDouble) -> AsyncIterator[TwirpLiveKitGateway]:
+    gateway = TwirpLiveKitGateway(double.url, LIVEKIT_KEY, LIVEKIT_SECRET, TIMEOUT_S)
     yield gateway
     await gateway.close()
 
@@ -71,7 +71,7 @@ async def _fails_with(call: Call, gateway: LiveKitGateway) -> DomainError:
 
 @pytest.mark.parametrize("method", CALLS)
 async def test_it_sends_the_protocols_own_messages(
-    method: str, double: TwirpDouble, gateway: SdkLiveKitGateway
+    method: str, double: TwirpDouble, gateway: TwirpLiveKitGateway
 ) -> None:
     await CALLS[method](gateway)
     [(received, message)] = double.received
@@ -80,7 +80,7 @@ async def test_it_sends_the_protocols_own_messages(
 
 
 async def test_it_sends_exactly_what_was_asked(
-    double: TwirpDouble, gateway: SdkLiveKitGateway
+    double: TwirpDouble, gateway: TwirpLiveKitGateway
 ) -> None:
     await gateway.send_data("r", b"payload", destination_identities=["bob"])
     await gateway.update_participant("r", "alice", name="Alice")
@@ -94,7 +94,7 @@ async def test_it_sends_exactly_what_was_asked(
 
 @pytest.mark.parametrize("method", CALLS)
 async def test_it_reports_a_server_error_as_an_upstream_error(
-    method: str, double: TwirpDouble, gateway: SdkLiveKitGateway
+    method: str, double: TwirpDouble, gateway: TwirpLiveKitGateway
 ) -> None:
     double.fault = Fault(status=500, code="internal")
     error = await _fails_with(CALLS[method], gateway)
@@ -104,7 +104,7 @@ async def test_it_reports_a_server_error_as_an_upstream_error(
 
 @pytest.mark.parametrize("method", CALLS)
 async def test_it_reports_a_slow_server_as_unavailable_within_the_time_out(
-    method: str, double: TwirpDouble, impatient_gateway: SdkLiveKitGateway
+    method: str, double: TwirpDouble, impatient_gateway: TwirpLiveKitGateway
 ) -> None:
     double.fault = Fault(delay_s=60)
     error = await _fails_with(CALLS[method], impatient_gateway)
@@ -115,7 +115,7 @@ async def test_it_reports_a_slow_server_as_unavailable_within_the_time_out(
 @pytest.mark.parametrize("method", CALLS)
 async def test_it_reports_a_refused_connection_as_unavailable(method: str) -> None:
     closed = closed_port()  # nothing listens there any more
-    gateway = SdkLiveKitGateway(
+    gateway = TwirpLiveKitGateway(
         f"http://127.0.0.1:{closed}", LIVEKIT_KEY, LIVEKIT_SECRET, TIMEOUT_S
     )
     try:
@@ -138,7 +138,7 @@ async def test_it_maps_twirp_codes_to_domain_errors(
     code: str,
     kind: type[DomainError],
     double: TwirpDouble,
-    gateway: SdkLiveKitGateway,
+    gateway: TwirpLiveKitGateway,
 ) -> None:
     double.fault = Fault(status=status, code=code)
     error = await _fails_with(CALLS["GetParticipant"], gateway)

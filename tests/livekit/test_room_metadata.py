@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from tests.livekit.conftest import Live
 from tests.livekit.participants import connected, eventually
 
 
 async def test_it_pushes_access_level_and_configuration_to_the_live_room(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice:
         await alice.login("alice@example.com")

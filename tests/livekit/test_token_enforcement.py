@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.models import TrackSource
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from livekit import api
 from tests.http_server import HttpBrowser
 from tests.livekit.conftest import Live
@@ -46,7 +47,7 @@ async def _token(browser: HttpBrowser, room_id: str) -> str:
 
 
 async def test_it_keeps_a_participant_from_sharing_a_screen_the_room_does_not_allow(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     room_id, owner_token, bob_token = await _room_with_tokens(live, ["camera", "microphone"])
     async with (
@@ -65,7 +66,7 @@ async def test_it_keeps_a_participant_from_sharing_a_screen_the_room_does_not_al
 
         await eventually(published, "the owner's screen share and bob's microphone are live")
         bob_info = await gateway.get_participant(room_id, bob.local_participant.identity)
-        assert [t.source for t in bob_info.tracks] == [api.TrackSource.MICROPHONE]
+        assert [t.source for t in bob_info.tracks] == [TrackSource.MICROPHONE]
 
 
 async def test_it_lets_only_a_room_admin_call_the_server_api(live: Live) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from antechamber.lobby.notify import PARTICIPANT_WAITING, WaitingNotifier
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import MemoryPresenceStore, PresentParticipant
@@ -22,7 +22,7 @@ from tests.moderation.live import token
 BURST = 100
 
 
-class Counting(SdkLiveKitGateway):
+class Counting(TwirpLiveKitGateway):
     """The real gateway, with its SendData calls counted (and a hold inside the call, to
     keep it in flight)."""
 
@@ -128,7 +128,7 @@ async def tell_a_live_room(live: Live, sender: Counting, presence: RedisPresence
     assert received == [PARTICIPANT_WAITING] * 3
 
 
-class SlowLiveKit(SdkLiveKitGateway):
+class SlowLiveKit(TwirpLiveKitGateway):
     """A LiveKit that holds every call until released, then fails (what LiveKit does for a
     room that isn't live, or a LiveKit that is down): the real server can't be made slow.
     Its SendData never reaches the network."""

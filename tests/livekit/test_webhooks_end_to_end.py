@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from antechamber.presence.redis_store import RedisPresenceStore
 from antechamber.presence.store import PresentParticipant
 from tests.livekit.conftest import Live
@@ -14,7 +14,7 @@ async def _identities(presence: RedisPresenceStore, room: str) -> list[str]:
 
 
 async def test_it_lists_who_joined_with_an_antechamber_token_and_clears_it_when_the_room_ends(
-    live: Live, presence: RedisPresenceStore, gateway: SdkLiveKitGateway
+    live: Live, presence: RedisPresenceStore, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")

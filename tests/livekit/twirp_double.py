@@ -1,6 +1,8 @@
 """A stand-in RoomService for the faults the real server won't produce on demand: errors,
-slowness, being down. It decodes each request with the `livekit-protocol` messages (so a
-malformed call would fail here too) and answers as told."""
+slowness, being down. It decodes each JSON request strictly with the official
+`livekit-protocol` messages (an unknown field, a wrong type or a bad enum name is
+refused, and recorded in `refused`), and answers as the real server does: JSON with the
+proto field names and every field written."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from google.protobuf.json_format import MessageToJson, Parse, ParseError
 from google.protobuf.message import Message
 from livekit.protocol import models, room
 
@@ -50,10 +53,18 @@ class TwirpDouble:
     url: str
     fault: Fault = field(default_factory=Fault)
     received: list[tuple[str, Message]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        decoded = REQUESTS[method].FromString(await request.read())
+        try:
+            if request.content_type != "application/json":
+                raise ParseError(f"content type {request.content_type}")
+            decoded = Parse(await request.read(), REQUESTS[method]())
+        except ParseError as exc:
+            self.refused.append(f"{method}: {exc}")
+            body = json.dumps({"code": "malformed", "msg": str(exc)})
+            return web.Response(status=400, text=body, content_type="application/json")
         self.received.append((method, decoded))
         if self.fault.delay_s:
             await asyncio.sleep(self.fault.delay_s)
@@ -62,9 +73,12 @@ class TwirpDouble:
             return web.Response(
                 status=self.fault.status, text=body, content_type="application/json"
             )
-        return web.Response(
-            body=RESPONSES[method].SerializeToString(), content_type="application/protobuf"
+        answer = MessageToJson(
+            RESPONSES[method],
+            preserving_proto_field_name=True,
+            always_print_fields_with_no_presence=True,
         )
+        return web.Response(text=answer, content_type="application/json")
 
 
 @asynccontextmanager

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
-from livekit import api
+from antechamber.livekit.models import TrackSource
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from tests.helpers import create_room
 from tests.http_server import HttpBrowser
 from tests.livekit.conftest import Live
@@ -15,9 +15,9 @@ from tests.livekit.participants import connected, eventually
 from tests.moderation.live import ROOMS
 
 SOURCES = [
-    api.TrackSource.MICROPHONE,
-    api.TrackSource.SCREEN_SHARE,
-    api.TrackSource.SCREEN_SHARE_AUDIO,
+    TrackSource.MICROPHONE,
+    TrackSource.SCREEN_SHARE,
+    TrackSource.SCREEN_SHARE_AUDIO,
 ]
 
 
@@ -29,7 +29,7 @@ async def _anonymous_guest(guest: HttpBrowser, room_id: str) -> dict[str, Any]:
 
 
 async def test_it_takes_the_host_switches_whole_permission_set(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as guest:
         await alice.login("alice@example.com")
@@ -66,7 +66,7 @@ async def test_it_takes_the_host_switches_whole_permission_set(
 
 
 async def test_it_refuses_a_forbidden_permission_actually_granted(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as guest:
         await alice.login("alice@example.com")
@@ -91,7 +91,7 @@ async def test_it_refuses_a_forbidden_permission_actually_granted(
 
 
 async def test_it_lowers_a_hand_from_the_whole_attribute_set(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as guest:
         await alice.login("alice@example.com")
@@ -136,7 +136,7 @@ async def test_it_lowers_a_hand_from_the_whole_attribute_set(
 
 
 async def test_it_refuses_to_change_a_reserved_attribute(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as guest:
         await alice.login("alice@example.com")

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from livekit import rtc
 from tests.helpers import create_room
 from tests.http_server import HttpBrowser
@@ -68,7 +68,7 @@ async def _reconnect_and_get_removed(live: Live, room_id: str, identity: str, to
 
 
 async def test_it_removes_a_banned_participant_who_reconnects_with_its_old_token(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as carol:
         await alice.login("alice@example.com")
@@ -107,7 +107,7 @@ async def test_it_removes_a_banned_participant_who_reconnects_with_its_old_token
 
 
 async def test_it_removes_a_banned_participant_without_any_webhook(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
-from livekit import api
+from antechamber.livekit.models import TrackSource
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from tests.helpers import create_room
 from tests.livekit.conftest import Live
 from tests.livekit.participants import connected, eventually, publish_microphone
 from tests.moderation.live import ROOMS, act, token
 
 
-async def test_it_mutes_a_published_microphone(live: Live, gateway: SdkLiveKitGateway) -> None:
+async def test_it_mutes_a_published_microphone(live: Live, gateway: TwirpLiveKitGateway) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
@@ -34,7 +34,7 @@ async def test_it_mutes_a_published_microphone(live: Live, gateway: SdkLiveKitGa
 
 
 async def test_it_lets_any_participant_mute_when_the_room_allows_it(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob, live.browser() as carol:
         await alice.login("alice@example.com")
@@ -79,7 +79,7 @@ async def test_it_lets_any_participant_mute_when_the_room_allows_it(
 
 
 async def test_it_changes_permissions_live_keeping_the_rest(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
@@ -99,7 +99,7 @@ async def test_it_changes_permissions_live_keeping_the_rest(
             )
             assert changed.status_code == 200, changed.text
             info = await gateway.get_participant(room["id"], identity)
-            assert list(info.permission.can_publish_sources) == [api.TrackSource.MICROPHONE]
+            assert list(info.permission.can_publish_sources) == [TrackSource.MICROPHONE]
             assert info.permission.can_publish_data is False
             assert info.permission.can_subscribe is True  # untouched, not reset
             assert info.permission.can_publish is True
@@ -108,12 +108,12 @@ async def test_it_changes_permissions_live_keeping_the_rest(
 
             async def seen_by_bob() -> bool:
                 sources = bob_rtc.local_participant.permissions.can_publish_sources
-                return [int(s) for s in sources] == [int(api.TrackSource.MICROPHONE)]
+                return [int(s) for s in sources] == [int(TrackSource.MICROPHONE)]
 
             await eventually(seen_by_bob, "bob's client learned its new permissions")
 
 
-async def test_it_removes_and_bans_a_participant(live: Live, gateway: SdkLiveKitGateway) -> None:
+async def test_it_removes_and_bans_a_participant(live: Live, gateway: TwirpLiveKitGateway) -> None:
     async with live.browser() as alice, live.browser() as carol:
         await alice.login("alice@example.com")
         room = await create_room(alice, "Banned", access_level="public")
@@ -152,7 +152,7 @@ async def test_it_removes_and_bans_a_participant(live: Live, gateway: SdkLiveKit
 
 
 async def test_it_removes_without_a_ban_and_lets_them_back(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
@@ -172,7 +172,7 @@ async def test_it_removes_without_a_ban_and_lets_them_back(
 
 
 async def test_it_bans_a_logged_in_participant_from_new_tokens(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
@@ -200,7 +200,7 @@ async def test_it_bans_a_logged_in_participant_from_new_tokens(
 
 
 async def test_it_changes_a_role_and_its_live_attribute(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
@@ -223,7 +223,7 @@ async def test_it_changes_a_role_and_its_live_attribute(
 
 
 async def test_it_raises_a_hand_and_renames_with_the_livekit_token(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
@@ -260,7 +260,7 @@ async def test_it_raises_a_hand_and_renames_with_the_livekit_token(
         assert after.status_code == 403
 
 
-async def test_it_ends_the_meeting_for_everyone(live: Live, gateway: SdkLiveKitGateway) -> None:
+async def test_it_ends_the_meeting_for_everyone(live: Live, gateway: TwirpLiveKitGateway) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
@@ -281,7 +281,7 @@ async def test_it_ends_the_meeting_for_everyone(live: Live, gateway: SdkLiveKitG
 
 
 async def test_it_sends_a_participant_back_to_the_lobby(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as carol:
         await alice.login("alice@example.com")
@@ -313,7 +313,7 @@ async def test_it_sends_a_participant_back_to_the_lobby(
 
 
 async def test_it_answers_404_for_someone_not_in_the_room(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice:
         await alice.login("alice@example.com")

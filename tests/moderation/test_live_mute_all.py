@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
-from livekit import api
+from antechamber.livekit.models import TrackSource
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from tests.helpers import create_room
 from tests.livekit.conftest import Live
 from tests.livekit.participants import connected, eventually, publish_microphone
 from tests.moderation.live import ROOMS, act, token
 
-MICROPHONE = api.TrackSource.MICROPHONE
+MICROPHONE = TrackSource.MICROPHONE
 
 
-async def _microphones(gateway: SdkLiveKitGateway, room_id: str) -> dict[str, bool]:
+async def _microphones(gateway: TwirpLiveKitGateway, room_id: str) -> dict[str, bool]:
     """identity -> whether its microphone is muted, as the server reports it."""
     return {
         p.identity: t.muted
@@ -23,7 +23,7 @@ async def _microphones(gateway: SdkLiveKitGateway, room_id: str) -> dict[str, bo
 
 
 async def test_it_mutes_everyone_but_the_admins_in_one_call(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob, live.browser() as carol:
         await alice.login("alice@example.com")
@@ -76,7 +76,7 @@ async def test_it_mutes_everyone_but_the_admins_in_one_call(
 
 
 async def test_it_can_take_the_microphone_away_and_give_it_back(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")
@@ -99,7 +99,7 @@ async def test_it_can_take_the_microphone_away_and_give_it_back(
             assert muted.status_code == 200, muted.text
             info = await gateway.get_participant(room_id, bob_id)
             assert MICROPHONE not in info.permission.can_publish_sources
-            assert api.TrackSource.CAMERA in info.permission.can_publish_sources
+            assert TrackSource.CAMERA in info.permission.can_publish_sources
             admin = await gateway.get_participant(room_id, alice_id)
             assert MICROPHONE in admin.permission.can_publish_sources
 
@@ -132,7 +132,7 @@ async def test_it_can_take_the_microphone_away_and_give_it_back(
 
 
 async def test_it_mutes_a_joiners_microphone_when_the_room_says_so(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")

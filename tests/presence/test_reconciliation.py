@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from antechamber.presence.reconciler import Outcome
 from antechamber.presence.store import PresentParticipant
 from tests.helpers import create_room
@@ -49,7 +49,7 @@ async def _identities(alice: HttpBrowser, room_id: str) -> set[str]:
     return {p["identity"] for p in (await _listed(alice, room_id))["participants"]}
 
 
-async def _livekit_view(gateway: SdkLiveKitGateway, room_id: str) -> set[tuple[str, str]]:
+async def _livekit_view(gateway: TwirpLiveKitGateway, room_id: str) -> set[tuple[str, str]]:
     return {(p.identity, p.sid) for p in await gateway.list_participants(room_id)}
 
 
@@ -72,18 +72,20 @@ async def _deliver(browser: HttpBrowser, delivery: Delivery) -> str:
     return status
 
 
-async def _same_as_livekit(alice: HttpBrowser, gateway: SdkLiveKitGateway, room_id: str) -> bool:
+async def _same_as_livekit(alice: HttpBrowser, gateway: TwirpLiveKitGateway, room_id: str) -> bool:
     return await _service_view(alice, room_id) == await _livekit_view(gateway, room_id)
 
 
-async def _livekit_lists(gateway: SdkLiveKitGateway, room_id: str, identities: set[str]) -> None:
+async def _livekit_lists(gateway: TwirpLiveKitGateway, room_id: str, identities: set[str]) -> None:
     async def listed() -> bool:
         return {i for i, _ in await _livekit_view(gateway, room_id)} == identities
 
     await eventually(listed, f"LiveKit lists exactly {sorted(identities)}")
 
 
-async def test_it_converges_when_no_webhook_arrives(live: Live, gateway: SdkLiveKitGateway) -> None:
+async def test_it_converges_when_no_webhook_arrives(
+    live: Live, gateway: TwirpLiveKitGateway
+) -> None:
     async with live.browser() as alice, live.browser() as bob, live.browser() as carol:
         await alice.login("alice@example.com")
         await bob.login("bob@example.com")
@@ -118,7 +120,7 @@ async def test_it_converges_when_no_webhook_arrives(live: Live, gateway: SdkLive
 
 
 async def test_it_converges_when_webhooks_come_twice_and_in_reverse_order(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob, live.browser() as carol:
         await alice.login("alice@example.com")
@@ -170,7 +172,7 @@ async def _sent(live: Live, room_id: str, kind: str, identity: str) -> None:
 
 
 async def test_a_left_without_its_joined_reconciles_the_room(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as carol:
         await alice.login("alice@example.com")
@@ -206,7 +208,7 @@ async def test_a_left_without_its_joined_reconciles_the_room(
 
 
 async def test_the_periodic_pass_lists_live_rooms_and_clears_finished_ones(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as carol:
         await alice.login("alice@example.com")

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from antechamber.bans import MemoryBanStore, RedisBanStore
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from antechamber.presence import reconciler as reconciler_module
 from antechamber.presence.reconciler import Outcome, Reconciler
 from antechamber.presence.redis_store import RedisPresenceStore
@@ -32,9 +32,9 @@ from tests.servers import closed_port
 
 
 @pytest.fixture
-async def gateway_down() -> AsyncIterator[SdkLiveKitGateway]:
+async def gateway_down() -> AsyncIterator[TwirpLiveKitGateway]:
     """A gateway to a LiveKit that is down: every call fails at once, once it is built."""
-    gateway = SdkLiveKitGateway(f"http://127.0.0.1:{closed_port()}", "key", "secret" * 6, 1.0)
+    gateway = TwirpLiveKitGateway(f"http://127.0.0.1:{closed_port()}", "key", "secret" * 6, 1.0)
     yield gateway
     await gateway.close()
 
@@ -77,7 +77,7 @@ async def test_it_locks_for_one_holder_and_only_the_holder_unlocks(turns: Turns)
 
 
 async def test_a_room_being_reconciled_elsewhere_is_left_alone(
-    turns: Turns, gateway: SdkLiveKitGateway
+    turns: Turns, gateway: TwirpLiveKitGateway
 ) -> None:
     presence = MemoryPresenceStore()
     await presence.joined("room-1", PresentParticipant("ghost", "PA_ghost", "Ghost", 1))
@@ -106,7 +106,7 @@ async def test_a_room_being_reconciled_elsewhere_is_left_alone(
     assert await reconciler.reconcile_room("room-1") == Outcome(removed=(), changed=0)
 
 
-async def test_a_redis_outage_skips_the_room_without_raising(gateway: SdkLiveKitGateway) -> None:
+async def test_a_redis_outage_skips_the_room_without_raising(gateway: TwirpLiveKitGateway) -> None:
     # Nothing listens there: Redis is down for this reconciler.
     down = Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_connect_timeout=0.5)
 
@@ -130,7 +130,7 @@ async def test_a_redis_outage_skips_the_room_without_raising(gateway: SdkLiveKit
 
 
 async def test_it_stops_when_asked_right_after_a_wake(
-    turns: Turns, gateway: SdkLiveKitGateway
+    turns: Turns, gateway: TwirpLiveKitGateway
 ) -> None:
     """A stop that follows a `request` at once: the loop's wait ends both ways at the same
     moment. (Built on `asyncio.wait_for`, Python 3.11 lost that cancellation and the stop
@@ -184,7 +184,7 @@ async def test_one_process_at_a_time_runs_the_periodic_passes_and_loads_the_sdk(
     turns: Turns, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two processes' reconcilers (the same lease store): only the lease holder sweeps,
-    so only its gateway is ever built (the SDK imported, LiveKit called); when it stops
+    so only its gateway ever calls LiveKit; when it stops
     it gives the lease back and the other one takes over."""
     monkeypatch.setattr(reconciler_module, "LEASE_RENEW_S", 0.1)
 
@@ -194,10 +194,10 @@ async def test_one_process_at_a_time_runs_the_periodic_passes_and_loads_the_sdk(
     settings = ReconcileSettings(interval_s=1, banned_interval_s=0.2)
     bans = MemoryBanStore()
     await bans.ban("room-1", "mallory", 600)  # the banned pass has a room to check
-    # LiveKit is down for both: every call fails at once, after the gateway is built.
+    # LiveKit is down for both: every call fails at once.
     port = closed_port()
-    gateways = [SdkLiveKitGateway(f"http://127.0.0.1:{port}", "key", "secret" * 6, 1.0)]
-    gateways.append(SdkLiveKitGateway(f"http://127.0.0.1:{port}", "key", "secret" * 6, 1.0))
+    gateways = [TwirpLiveKitGateway(f"http://127.0.0.1:{port}", "key", "secret" * 6, 1.0)]
+    gateways.append(TwirpLiveKitGateway(f"http://127.0.0.1:{port}", "key", "secret" * 6, 1.0))
     reconcilers = [
         Reconciler(settings, 1.0, g, MemoryPresenceStore(), bans, turns, nothing_registered)
         for g in gateways
@@ -207,19 +207,19 @@ async def test_one_process_at_a_time_runs_the_periodic_passes_and_loads_the_sdk(
             each.start()
 
         async def one_swept() -> bool:
-            return any(g.loaded for g in gateways)
+            return any(g.calls_made for g in gateways)
 
         await _until(one_swept, "a reconciler called LiveKit")
-        leader = next(i for i, g in enumerate(gateways) if g.loaded)
+        leader = next(i for i, g in enumerate(gateways) if g.calls_made)
         other = 1 - leader
         await asyncio.sleep(2.5)  # two more sweeps, a dozen banned passes
         assert reconcilers[leader].leading is True
         assert reconcilers[other].leading is False
-        assert gateways[other].loaded is False  # never called LiveKit, never built
+        assert gateways[other].calls_made == 0  # never called LiveKit
         await reconcilers[leader].stop()
 
         async def taken_over() -> bool:
-            return reconcilers[other].leading and gateways[other].loaded
+            return reconcilers[other].leading and gateways[other].calls_made > 0
 
         await _until(taken_over, "the other reconciler took the lease and swept")
     finally:
@@ -230,7 +230,7 @@ async def test_one_process_at_a_time_runs_the_periodic_passes_and_loads_the_sdk(
 
 
 async def test_with_redis_down_no_process_leads_and_the_stop_is_clean(
-    gateway_down: SdkLiveKitGateway, monkeypatch: pytest.MonkeyPatch
+    gateway_down: TwirpLiveKitGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(reconciler_module, "LEASE_RENEW_S", 0.05)
     down = Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0", socket_connect_timeout=0.5)
@@ -251,7 +251,7 @@ async def test_with_redis_down_no_process_leads_and_the_stop_is_clean(
         reconciler.start()
         await asyncio.sleep(1.5)  # a sweep's time, several lease tries
         assert reconciler.leading is False
-        assert gateway_down.loaded is False  # no pass ran: nothing asked LiveKit
+        assert gateway_down.calls_made == 0  # no pass ran: nothing asked LiveKit
         await asyncio.wait_for(reconciler.stop(), 30)
     finally:
         await down.aclose()

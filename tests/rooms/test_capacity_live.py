@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from antechamber.livekit.sdk_gateway import SdkLiveKitGateway
+from antechamber.livekit.twirp import TwirpLiveKitGateway
 from livekit import rtc
 from tests.helpers import create_room
 from tests.http_server import HttpBrowser
@@ -47,7 +47,7 @@ async def _decide(admin: HttpBrowser, room_id: str, place: str, *, allow: bool) 
 
 
 async def test_a_full_public_room_refuses_tokens_and_livekit_refuses_old_ones(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with (
         live.browser() as alice,
@@ -87,7 +87,7 @@ async def test_a_full_public_room_refuses_tokens_and_livekit_refuses_old_ones(
 
 
 async def test_a_full_room_admits_from_its_lobby_only_up_to_the_cap(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with (
         live.browser() as alice,
@@ -135,7 +135,7 @@ async def test_a_full_room_admits_from_its_lobby_only_up_to_the_cap(
 
 
 async def test_a_new_cap_applies_at_once_here_and_from_the_next_session_in_livekit(
-    live: Live, gateway: SdkLiveKitGateway
+    live: Live, gateway: TwirpLiveKitGateway
 ) -> None:
     async with live.browser() as alice, live.browser() as bob:
         await alice.login("alice@example.com")

@@ -56,7 +56,9 @@ async def test_it_says_why_a_signed_body_is_not_an_event(anonymous: Browser) -> 
     body = b'{"event": 12, "room": "not an object"}'
     response = await anonymous.post(WEBHOOK, content=body, headers=signed(body))
     assert response.status_code == 400
-    assert response.json() == {"body": ["The webhook's body is not a LiveKit event."]}
+    assert response.json() == {
+        "body": ["The webhook's body is not a LiveKit event: event is not a string."]
+    }
 
 
 async def test_it_refuses_a_body_too_large_for_an_event(anonymous: Browser) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import timedelta
 
 from antechamber.errors import DomainError, NotFound
 from antechamber.livekit.gateway import LiveKitGateway
-from antechamber.livekit.sdk import load_sdk
+from antechamber.livekit.hs256 import sign
 from antechamber.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -54,25 +54,23 @@ class DiagnosticsService:
         self._timers.add(timer)
         timer.add_done_callback(self._timers.discard)
         livekit = self._settings.livekit
-        load_sdk()  # loaded by the gateway's call above, in fact
-        from livekit.api import AccessToken, VideoGrants
-
-        grants = VideoGrants(
-            room_join=True,
-            room=room,
-            can_publish=True,
-            can_publish_sources=["camera", "microphone"],
-            can_subscribe=True,
-            can_publish_data=False,
-        )
-        token = (
-            AccessToken(livekit.api_key, livekit.api_secret.get_secret_value())
-            .with_identity("tester-" + secrets.token_urlsafe(8))
-            .with_name("Connection test")
-            .with_ttl(timedelta(seconds=ttl_s))
-            .with_grants(grants)
-            .to_jwt()
-        )
+        now = int(time.time())
+        claims = {
+            "name": "Connection test",
+            "video": {
+                "roomJoin": True,
+                "room": room,
+                "canPublish": True,
+                "canSubscribe": True,
+                "canPublishData": False,
+                "canPublishSources": ["camera", "microphone"],
+            },
+            "sub": "tester-" + secrets.token_urlsafe(8),
+            "iss": livekit.api_key,
+            "nbf": now,
+            "exp": now + ttl_s,
+        }
+        token = sign(claims, livekit.api_secret.get_secret_value().encode())
         return ConnectionTest(livekit.url, room, token, ttl_s)
 
     async def _delete_later(self, room: str, ttl_s: int) -> None:

@@ -1,27 +1,25 @@
 """The RoomService calls the service makes, as a small protocol.
 
 Everything above this layer (lobby, moderation, webhooks, rooms) codes against
-`LiveKitGateway`; `SdkLiveKitGateway` is the one real implementation. Its errors are
+`LiveKitGateway`; `TwirpLiveKitGateway` is the one real implementation. Its errors are
 domain errors: NotFound when LiveKit has no such room, participant or track,
 UpstreamUnavailable when LiveKit can't be reached in time, UpstreamError otherwise.
 
-The types are the SDK's protobuf messages, named here for type checking only: the SDK
-(`livekit.protocol` imports every protobuf module it has) is loaded by a process when it
-first talks to LiveKit, not at start (bench/README.md, "Worker memory").
+The types are the service's own dataclasses of LiveKit's messages (`models.py`), with
+the fields and enum numbers of the SDK's protobuf messages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from livekit.protocol.models import (
-        ParticipantInfo,
-        ParticipantPermission,
-        Room,
-        TrackInfo,
-    )
+from antechamber.livekit.models import (
+    ParticipantInfo,
+    ParticipantPermission,
+    Room,
+    TrackInfo,
+)
 
 __all__ = [
     "LiveKitGateway",

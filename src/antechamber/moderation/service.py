@@ -11,7 +11,6 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +26,8 @@ from antechamber.errors import (
     PermissionDenied,
 )
 from antechamber.livekit.gateway import LiveKitGateway
-from antechamber.livekit.sdk import load_sdk
+from antechamber.livekit.hs256 import InvalidToken, verify
+from antechamber.livekit.models import ParticipantInfo, ParticipantPermission, TrackSource
 from antechamber.lobby.service import LobbyService
 from antechamber.moderation.microphones import MicrophoneLocks
 from antechamber.pubsub import Broker
@@ -36,13 +36,6 @@ from antechamber.rooms import service as rooms
 from antechamber.rooms.models import Role, Room
 from antechamber.settings import Settings
 from antechamber.users.models import User
-
-if TYPE_CHECKING:
-    from livekit.api import TokenVerifier
-    from livekit.protocol.models import ParticipantInfo, ParticipantPermission
-
-# The LiveKit SDK and its protobuf messages are imported where used, when a process first
-# moderates (see antechamber.livekit.sdk).
 
 logger = logging.getLogger(__name__)
 
@@ -99,38 +92,31 @@ class ModerationService:
         self._livekit = livekit
         self._lobby = lobby
         self._bans = bans
-        self._verifier_built: TokenVerifier | None = None
-
-    @property
-    def _verifier(self) -> TokenVerifier:
-        if self._verifier_built is None:
-            load_sdk()
-            from livekit.api import TokenVerifier
-
-            livekit = self._settings.livekit
-            self._verifier_built = TokenVerifier(
-                livekit.api_key, livekit.api_secret.get_secret_value()
-            )
-        return self._verifier_built
 
     async def participant(self, room: Room, authorization: str | None) -> Participant:
         """The caller proven by `Authorization: Bearer <its LiveKit token for this room>`."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("Send your LiveKit token as `Authorization: Bearer <token>`.")
+        livekit = self._settings.livekit
         try:
-            claims = self._verifier.verify(token.strip())
-        except Exception as exc:  # the SDK raises jwt's and its own errors alike
+            claims = verify(
+                token.strip(), livekit.api_secret.get_secret_value().encode(), livekit.api_key
+            )
+        except InvalidToken as exc:
             raise NotAuthenticated("The LiveKit token is not valid.") from exc
-        video = claims.video
-        if video is None or video.room != str(room.id) or not claims.identity:
+        video, identity = claims.get("video"), claims.get("sub")
+        if not isinstance(video, dict) or video.get("room") != str(room.id):
+            raise PermissionDenied("This token is not for this room.")
+        if not isinstance(identity, str) or not identity:
             raise PermissionDenied("This token is not for this room.")
         try:
-            await self._livekit.get_participant(str(room.id), claims.identity)
+            await self._livekit.get_participant(str(room.id), identity)
         except NotFound as exc:
             raise PermissionDenied("You are not in this room.") from exc
-        attributes = claims.attributes or {}
-        return Participant(claims.identity, attributes.get("is_authenticated") == "true")
+        attributes = claims.get("attributes")
+        authenticated = isinstance(attributes, dict) and attributes.get("is_authenticated")
+        return Participant(identity, authenticated == "true")
 
     async def muter(
         self, db: AsyncSession, room: Room, user: User | None, authorization: str | None
@@ -149,8 +135,6 @@ class ModerationService:
     async def mute_all(self, room: Room, allow_unmute: bool) -> MuteAllResult:
         """Mutes every microphone of everyone but the owners and administrators; without
         `allow_unmute`, also takes the microphone source away from them."""
-        from livekit.protocol.models import TrackSource
-
         livekit_room = str(room.id)
         if not allow_unmute:
             # First, so someone joining meanwhile is caught by the participant_joined rule.
@@ -201,17 +185,15 @@ class ModerationService:
         self, livekit_room: str, participant: ParticipantInfo, *, allowed: bool
     ) -> bool:
         """Adds or removes the microphone source; True when something changed."""
-        from livekit.protocol.models import ParticipantPermission, TrackSource
-
-        permission = ParticipantPermission()
-        permission.CopyFrom(participant.permission)
-        sources = [s for s in permission.can_publish_sources if s != TrackSource.MICROPHONE]
+        permission = participant.permission.copy()
+        sources: list[TrackSource] = [
+            s for s in permission.can_publish_sources if s != TrackSource.MICROPHONE
+        ]
         if allowed:
             sources.append(TrackSource.MICROPHONE)
         if sorted(sources) == sorted(permission.can_publish_sources):
             return False
-        del permission.can_publish_sources[:]
-        permission.can_publish_sources.extend(sources)
+        permission.can_publish_sources = sources
         permission.can_publish = bool(sources)
         with contextlib.suppress(NotFound):
             await self._livekit.update_participant(
@@ -246,10 +228,7 @@ class ModerationService:
                 attributes = _without_unchanged_reserved(attributes, dict(current.attributes))
             if permission is not None:
                 _refuse_forbidden_grants(permission, current.permission)
-                from livekit.protocol.models import ParticipantPermission
-
-                new_permission = ParticipantPermission()
-                new_permission.CopyFrom(current.permission)
+                new_permission = current.permission.copy()
                 _apply(new_permission, permission)
         if new_permission is None and name is None and not attributes:
             return  # everything sent was the participant's current state
@@ -351,18 +330,11 @@ def _is_admin(participant: ParticipantInfo) -> bool:
 
 
 def _apply(permission: ParticipantPermission, change: PermissionChange) -> None:
-    from livekit.protocol.models import TrackSource
-
     for name in ("can_subscribe", "can_publish", "can_publish_data", "can_subscribe_metrics"):
         value = getattr(change, name)
         if value is not None:
             setattr(permission, name, value)
     if change.can_publish_sources is not None:
-        del permission.can_publish_sources[:]
-        sources = {
-            "camera": TrackSource.CAMERA,
-            "microphone": TrackSource.MICROPHONE,
-            "screen_share": TrackSource.SCREEN_SHARE,
-            "screen_share_audio": TrackSource.SCREEN_SHARE_AUDIO,
-        }
-        permission.can_publish_sources.extend(sources[s] for s in change.can_publish_sources)
+        permission.can_publish_sources = [
+            TrackSource[source.upper()] for source in change.can_publish_sources
+        ]

@@ -15,14 +15,11 @@ The two periodic passes run in one process at a time across all processes and ho
 one holding the reconciler's lease in Redis (one per LiveKit deployment; `LEASE_S`,
 renewed every `LEASE_RENEW_S` by each process' lease task, given back when the process
 stops; a crashed holder's lease ends by itself and another process takes it at its next
-try). With N processes, N
-ListRooms per period would only load LiveKit, and the other processes never import the
-LiveKit SDK for them (~15 MiB each; bench/README.md, "Worker memory"). The requested
-passes run where the webhook arrived (that process has loaded the SDK to check it). A
-room's turn is also taken in Redis for the period, so each room is reconciled about once
-per period even while the lease changes hands, and a lock keeps it to one reconciler at
-a time. A pass handles at most `max_rooms` rooms with `concurrency` LiveKit calls in
-flight.
+try). With N processes, N ListRooms per period would only load LiveKit. The requested
+passes run where the webhook arrived. A room's turn is also taken in Redis for the
+period, so each room is reconciled about once per period even while the lease changes
+hands, and a lock keeps it to one reconciler at a time. A pass handles at most
+`max_rooms` rooms with `concurrency` LiveKit calls in flight.
 """
 
 from __future__ import annotations
@@ -35,19 +32,16 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
 from antechamber.bans import BanStore
 from antechamber.errors import DomainError, NotFound
 from antechamber.livekit.gateway import LiveKitGateway
+from antechamber.livekit.models import ParticipantInfo, ParticipantState
 from antechamber.presence.store import Change, PresenceStore, PresentParticipant
 from antechamber.presence.turns import LEASE_KEY, Turns, lock_key, turn_key
 from antechamber.settings import ReconcileSettings
-
-if TYPE_CHECKING:
-    from livekit.protocol.models import ParticipantInfo
 
 logger = logging.getLogger(__name__)
 RegisteredAmong = Callable[[Sequence[str]], Awaitable[set[str]]]
@@ -57,7 +51,7 @@ _rng = random.SystemRandom()
 STOP_TIMEOUT_S = 5.0
 # The lease on the periodic passes: how long it lasts, how often each process tries to
 # take or renew it. A holder whose event loop stalls longer than the lease loses it to
-# another process (which then runs the passes and loads the SDK too): harmless.
+# another process (which then runs the passes too): harmless.
 LEASE_S = 5.0
 LEASE_RENEW_S = 1.0
 
@@ -135,9 +129,7 @@ class Reconciler:
             live = await self._livekit.list_participants(room)
         except NotFound:  # not live (LiveKit usually answers an empty list instead)
             live = []
-        from livekit.protocol.models import ParticipantInfo  # loaded by the gateway's call
-
-        live = [p for p in live if p.state != ParticipantInfo.State.DISCONNECTED]
+        live = [p for p in live if p.state != ParticipantState.DISCONNECTED]
         banned = await self._bans.banned_among(room, [p.identity for p in live])
         await asyncio.gather(*(self._remove(room, identity) for identity in sorted(banned)))
         desired = {p.identity: present(p) for p in live if p.identity not in banned}

@@ -11,18 +11,14 @@ SDK isn't imported here (see `grants.py`).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 from dataclasses import dataclass
 
+from antechamber.livekit.hs256 import sign_payload
 from antechamber.tokens.grants import Grants, video_claim
 
 _encode = json.encoder.encode_basestring_ascii
-# What PyJWT (the SDK's encoder) writes: sorted keys, no spaces.
-_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=") + b"."
 
 
 @dataclass(frozen=True)
@@ -40,10 +36,6 @@ class RoomPart:
 
     video: str  # ',"video":{...}'
     room_config: str  # ',"roomConfig":{...}' or ""
-
-
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 class TokenMinter:
@@ -96,6 +88,4 @@ class TokenMinter:
             + self._issuer
             + f',"nbf":{now},"exp":{now + self._ttl_s}}}'
         )
-        signing_input = _HEADER + _b64(payload.encode())
-        signature = hmac.digest(self._key, signing_input, hashlib.sha256)
-        return (signing_input + b"." + _b64(signature)).decode()
+        return sign_payload(payload.encode(), self._key)

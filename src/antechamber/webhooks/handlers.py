@@ -16,26 +16,21 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import Protocol, TypeAlias
 
 from antechamber.bans import BanStore
 from antechamber.errors import DomainError, NotFound
 from antechamber.livekit.gateway import LiveKitGateway
+from antechamber.livekit.models import ParticipantInfo, TrackSource, WebhookEvent
 from antechamber.presence.store import Left, PresenceStore, PresentParticipant
 from antechamber.rooms.schemas import RoomConfiguration
-
-if TYPE_CHECKING:
-    # The events are parsed (and these modules loaded) by the verifier, on the first
-    # webhook a process receives.
-    from livekit.protocol.models import ParticipantInfo
-    from livekit.protocol.webhook import WebhookEvent
 
 logger = logging.getLogger(__name__)
 
 IsRegistered = Callable[[str], Awaitable[bool]]
 ConfigurationOf = Callable[[str], Awaitable[RoomConfiguration | None]]
 # Rules applied to each (not banned) participant who joins a room.
-OnJoined: TypeAlias = "Callable[[str, ParticipantInfo], Awaitable[None]]"
+OnJoined: TypeAlias = Callable[[str, ParticipantInfo], Awaitable[None]]
 # A microphone published this soon after joining is "the one they joined with".
 JOIN_MUTE_WINDOW_S = 10
 ADMIN_ROLES = ("owner", "administrator")
@@ -131,8 +126,6 @@ class WebhookHandlers:
 
     async def _track_published(self, event: WebhookEvent) -> None:
         """Muted on join: a non-admin's first microphone is muted by the server."""
-        from livekit.protocol.models import TrackSource
-
         track, room = event.track, event.room.name
         if track.source != TrackSource.MICROPHONE or track.muted:
             return

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from antechamber.errors import TryAgainLater
+from antechamber.livekit.models import WebhookEvent
 from antechamber.observability.metrics import Metrics
 from antechamber.webhooks.handlers import WebhookHandlers
 from antechamber.webhooks.processed import Claim, ProcessedEvents, new_claim_token
 from antechamber.webhooks.receiver import WebhookVerifier
-
-if TYPE_CHECKING:
-    from livekit.protocol.webhook import WebhookEvent
 
 logger = logging.getLogger(__name__)
 Outcome = Literal["handled", "ignored", "duplicate"]
