@@ -1,0 +1,124 @@
+"""The service's HS256 check against the official SDK's `TokenVerifier`: on the same
+tokens, made by the SDK and by hand with PyJWT (the SDK's own JWT library), both accept
+the same ones with the same claims, and refuse the same ones."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+
+from antechamber.livekit.hs256 import InvalidToken, sign, verify
+from livekit import api
+
+KEY = "APIkey123"
+SECRET = "a-secret-of-sixty-four-characters-0123456789abcdefghijklmnopqrst"
+NOW = int(time.time())
+
+
+def _by_hand(claims: dict[str, Any], *, secret: str = SECRET, **header: Any) -> str:
+    algorithm = header.pop("alg", "HS256")
+    return jwt.encode(claims, secret, algorithm=algorithm, headers=header or None)
+
+
+def _sdk(**changes: Any) -> str:
+    token = api.AccessToken(KEY, SECRET).with_identity("alice").with_name("Alice")
+    token = token.with_grants(api.VideoGrants(room_join=True, room="r1", can_publish=False))
+    token = token.with_attributes({"is_authenticated": "true"})
+    if "ttl" in changes:
+        token = token.with_ttl(changes["ttl"])
+    return token.to_jwt()
+
+
+def _swap_payload(token: str, payload: bytes) -> str:
+    header, _, signature = token.split(".")
+    body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    return f"{header}.{body}.{signature}"
+
+
+VALID = {"iss": KEY, "sub": "alice", "nbf": NOW, "exp": NOW + 600}
+TOKENS: dict[str, Callable[[], str]] = {
+    "the SDK's token": lambda: _sdk(),
+    "the SDK's token, 2 hours": lambda: _sdk(ttl=timedelta(hours=2)),
+    "the SDK's token, expired 5 minutes ago": lambda: _sdk(ttl=timedelta(minutes=-5)),
+    "the SDK's token, expired 30 s ago (leeway)": lambda: _sdk(ttl=timedelta(seconds=-30)),
+    "minimal": lambda: _by_hand(VALID),
+    "float times": lambda: _by_hand({**VALID, "exp": NOW + 600.5, "nbf": NOW - 0.5}),
+    "no nbf": lambda: _by_hand({"iss": KEY, "exp": NOW + 60}),
+    "no exp": lambda: _by_hand({"iss": KEY, "nbf": NOW}),
+    "exp not a number": lambda: _by_hand({**VALID, "exp": [1]}),
+    "nbf in 5 minutes": lambda: _by_hand({**VALID, "nbf": NOW + 300}),
+    "nbf in 30 s (leeway)": lambda: _by_hand({**VALID, "nbf": NOW + 30}),
+    "iat in 5 minutes": lambda: _by_hand({**VALID, "iat": NOW + 300}),
+    "iat now": lambda: _by_hand({**VALID, "iat": NOW}),
+    "another issuer": lambda: _by_hand({**VALID, "iss": "someone-else"}),
+    "no issuer": lambda: _by_hand({"exp": NOW + 60}),
+    "an audience": lambda: _by_hand({**VALID, "aud": "livekit"}),
+    "another secret": lambda: _by_hand(VALID, secret="x" * 64),
+    "HS512": lambda: _by_hand(VALID, alg="HS512"),
+    "alg none": lambda: jwt.encode(VALID, "", algorithm="none"),
+    "an extra header": lambda: _by_hand(VALID, kid="k1"),
+    "payload swapped": lambda: _swap_payload(_sdk(), b'{"iss":"APIkey123","exp":9999999999}'),
+    "signature cut": lambda: _sdk()[:-4],
+    "two parts": lambda: ".".join(_sdk().split(".")[:2]),
+    "four parts": lambda: _sdk() + ".x",
+    "not base64": lambda: "!!!." + _sdk().split(".", 1)[1],
+    "empty": lambda: "",
+    "a word": lambda: "hello",
+}
+
+
+def _sdk_verdict(token: str) -> dict[str, Any] | None:
+    try:
+        claims = api.TokenVerifier(KEY, SECRET).verify(token)
+    except Exception:  # noqa: BLE001 - PyJWT's and the SDK's errors alike
+        return None
+    return {"sub": claims.identity, "name": claims.name, "attributes": claims.attributes}
+
+
+def _our_verdict(token: str) -> dict[str, Any] | None:
+    try:
+        claims = verify(token, SECRET.encode(), KEY)
+    except InvalidToken:
+        return None
+    return {
+        "sub": claims.get("sub", ""),
+        "name": claims.get("name", ""),
+        "attributes": claims.get("attributes", {}),
+    }
+
+
+@pytest.mark.parametrize("case", TOKENS)
+def test_it_accepts_and_refuses_what_the_sdk_does(case: str) -> None:
+    token = TOKENS[case]()
+    assert _our_verdict(token) == _sdk_verdict(token)
+
+
+def test_the_matrix_has_both_verdicts() -> None:
+    accepted = {case for case, make in TOKENS.items() if _our_verdict(make()) is not None}
+    assert accepted == {
+        "the SDK's token",
+        "the SDK's token, 2 hours",
+        "the SDK's token, expired 30 s ago (leeway)",
+        "minimal",
+        "float times",
+        "no nbf",
+        "nbf in 30 s (leeway)",
+        "iat now",
+        "an extra header",
+    }
+
+
+def test_the_sdk_reads_what_it_signs() -> None:
+    claims = {"iss": KEY, "sub": "bob", "exp": NOW + 60, "video": {"roomAdmin": True}}
+    token = sign(claims, SECRET.encode())
+    read = api.TokenVerifier(KEY, SECRET).verify(token)
+    assert read.identity == "bob"
+    assert read.video is not None
+    assert read.video.room_admin is True
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
