@@ -18,7 +18,6 @@ from livekit import api
 
 KEY = "APIkey123"
 SECRET = "a-secret-of-sixty-four-characters-0123456789abcdefghijklmnopqrst"
-NOW = int(time.time())
 
 
 def _by_hand(claims: dict[str, Any], *, secret: str = SECRET, **header: Any) -> str:
@@ -41,28 +40,37 @@ def _swap_payload(token: str, payload: bytes) -> str:
     return f"{header}.{body}.{signature}"
 
 
-VALID = {"iss": KEY, "sub": "alice", "nbf": NOW, "exp": NOW + 600}
+def _now() -> int:
+    """Read when each token is made: the module is imported long before its tests run."""
+    return int(time.time())
+
+
+def _valid(**changes: Any) -> dict[str, Any]:
+    now = _now()
+    return {"iss": KEY, "sub": "alice", "nbf": now, "exp": now + 600, **changes}
+
+
 TOKENS: dict[str, Callable[[], str]] = {
     "the SDK's token": lambda: _sdk(),
     "the SDK's token, 2 hours": lambda: _sdk(ttl=timedelta(hours=2)),
     "the SDK's token, expired 5 minutes ago": lambda: _sdk(ttl=timedelta(minutes=-5)),
     "the SDK's token, expired 30 s ago (leeway)": lambda: _sdk(ttl=timedelta(seconds=-30)),
-    "minimal": lambda: _by_hand(VALID),
-    "float times": lambda: _by_hand({**VALID, "exp": NOW + 600.5, "nbf": NOW - 0.5}),
-    "no nbf": lambda: _by_hand({"iss": KEY, "exp": NOW + 60}),
-    "no exp": lambda: _by_hand({"iss": KEY, "nbf": NOW}),
-    "exp not a number": lambda: _by_hand({**VALID, "exp": [1]}),
-    "nbf in 5 minutes": lambda: _by_hand({**VALID, "nbf": NOW + 300}),
-    "nbf in 30 s (leeway)": lambda: _by_hand({**VALID, "nbf": NOW + 30}),
-    "iat in 5 minutes": lambda: _by_hand({**VALID, "iat": NOW + 300}),
-    "iat now": lambda: _by_hand({**VALID, "iat": NOW}),
-    "another issuer": lambda: _by_hand({**VALID, "iss": "someone-else"}),
-    "no issuer": lambda: _by_hand({"exp": NOW + 60}),
-    "an audience": lambda: _by_hand({**VALID, "aud": "livekit"}),
-    "another secret": lambda: _by_hand(VALID, secret="x" * 64),
-    "HS512": lambda: _by_hand(VALID, alg="HS512"),
-    "alg none": lambda: jwt.encode(VALID, "", algorithm="none"),
-    "an extra header": lambda: _by_hand(VALID, kid="k1"),
+    "minimal": lambda: _by_hand(_valid()),
+    "float times": lambda: _by_hand(_valid(exp=_now() + 600.5, nbf=_now() - 0.5)),
+    "no nbf": lambda: _by_hand({"iss": KEY, "exp": _now() + 60}),
+    "no exp": lambda: _by_hand({"iss": KEY, "nbf": _now()}),
+    "exp not a number": lambda: _by_hand(_valid(exp=[1])),
+    "nbf in 5 minutes": lambda: _by_hand(_valid(nbf=_now() + 300)),
+    "nbf in 30 s (leeway)": lambda: _by_hand(_valid(nbf=_now() + 30)),
+    "iat in 5 minutes": lambda: _by_hand(_valid(iat=_now() + 300)),
+    "iat now": lambda: _by_hand(_valid(iat=_now())),
+    "another issuer": lambda: _by_hand(_valid(iss="someone-else")),
+    "no issuer": lambda: _by_hand({"exp": _now() + 60}),
+    "an audience": lambda: _by_hand(_valid(aud="livekit")),
+    "another secret": lambda: _by_hand(_valid(), secret="x" * 64),
+    "HS512": lambda: _by_hand(_valid(), alg="HS512"),
+    "alg none": lambda: jwt.encode(_valid(), "", algorithm="none"),
+    "an extra header": lambda: _by_hand(_valid(), kid="k1"),
     "payload swapped": lambda: _swap_payload(_sdk(), b'{"iss":"APIkey123","exp":9999999999}'),
     "signature cut": lambda: _sdk()[:-4],
     "two parts": lambda: ".".join(_sdk().split(".")[:2]),
@@ -115,7 +123,7 @@ def test_the_matrix_has_both_verdicts() -> None:
 
 
 def test_the_sdk_reads_what_it_signs() -> None:
-    claims = {"iss": KEY, "sub": "bob", "exp": NOW + 60, "video": {"roomAdmin": True}}
+    claims = {"iss": KEY, "sub": "bob", "exp": _now() + 60, "video": {"roomAdmin": True}}
     token = sign(claims, SECRET.encode())
     read = api.TokenVerifier(KEY, SECRET).verify(token)
     assert read.identity == "bob"
