@@ -5,8 +5,8 @@ It is all the service needs to call LiveKit's RoomService (Twirp: a POST per cal
 answer with a Content-Length), built on asyncio's streams so that a worker that talks to
 LiveKit loads no HTTP library: aiohttp costs ~10 MiB of RSS, httpx ~6.5 MiB
 (bench/README.md, "Worker memory"). It reads answers framed by Content-Length, by
-chunked transfer coding, or by the end of the connection, and keeps at most `max_idle`
-idle connections, each for at most `idle_s`.
+chunked transfer coding, or by the end of the connection, skipping interim (1xx) answers,
+and keeps at most `max_idle` idle connections, each for at most `idle_s`.
 
 The caller bounds each call in time (`asyncio.wait_for`); a call that fails, times out or
 is cancelled closes its connection, so no later call can read its answer. A kept
@@ -133,6 +133,10 @@ class HttpOrigin:
     async def _exchange(self, connection: _Connection, request: bytes) -> tuple[Response, bool]:
         reader = connection.reader
         try:
+            if connection.writer.is_closing():
+                # Reset by the server while idle. asyncio's transport would drop the write
+                # and let drain() raise; uvloop's raises RuntimeError from write().
+                raise ConnectionResetError("the connection was closed")
             connection.writer.write(request)
             await connection.writer.drain()
             first = await reader.read(1)
@@ -141,33 +145,49 @@ class HttpOrigin:
         if not first:
             raise _ClosedBeforeAnswer("the server closed the connection")
         status_line = first.decode("latin-1") + await _line(reader)
-        version, _, rest = status_line.partition(" ")
-        code = rest[:3]
-        if version not in ("HTTP/1.1", "HTTP/1.0") or not code.isdigit():
-            raise ProtocolError("not an HTTP/1.x status line")
-        headers: dict[str, str] = {}
-        while line := await _line(reader):
-            if len(headers) >= MAX_HEADERS:
-                raise ProtocolError("too many headers")
-            name, colon, value = line.partition(":")
-            if not colon:
-                raise ProtocolError("a header line without a colon")
-            headers[name.strip().lower()] = value.strip()
-        status = int(code)
+        version, status, headers = await _head(reader, status_line)
+        # Interim answers (100 Continue, 103 Early Hints) may come before the final one,
+        # asked for or not: skipped, or the final one would be left for the next call.
+        while 100 <= status < 200:
+            if status == 101:
+                raise ProtocolError("a protocol switch not asked for")
+            version, status, headers = await _head(reader, await _line(reader))
         keep = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
-        if status in (204, 304) or 100 <= status < 200:
+        if status in (204, 304):
             return Response(status, headers, b""), keep
         if "chunked" in headers.get("transfer-encoding", "").lower():
             body = await _chunked(reader)
         elif "content-length" in headers:
             length = headers["content-length"]
-            if not length.isdigit() or int(length) > MAX_BODY:
+            if not _digits(length) or int(length) > MAX_BODY:
                 raise ProtocolError("a bad Content-Length")
             body = await reader.readexactly(int(length))
         else:
             body = await _until_eof(reader)
             keep = False
         return Response(status, headers, body), keep
+
+
+async def _head(reader: asyncio.StreamReader, status_line: str) -> tuple[str, int, dict[str, str]]:
+    """The version, status and headers of an answer whose status line was read."""
+    version, _, rest = status_line.partition(" ")
+    code = rest[:3]
+    if version not in ("HTTP/1.1", "HTTP/1.0") or not _digits(code):
+        raise ProtocolError("not an HTTP/1.x status line")
+    headers: dict[str, str] = {}
+    while line := await _line(reader):
+        if len(headers) >= MAX_HEADERS:
+            raise ProtocolError("too many headers")
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise ProtocolError("a header line without a colon")
+        headers[name.strip().lower()] = value.strip()
+    return version, int(code), headers
+
+
+def _digits(text: str) -> bool:
+    # Not str.isdigit() alone: it is true of "\xb2" (a superscript two), which int() refuses.
+    return text.isascii() and text.isdigit()
 
 
 async def _line(reader: asyncio.StreamReader) -> str:
