@@ -194,8 +194,10 @@ class Servers:
         self._servers.append(server)
         return server
 
-    def origin(self, url: str, *, max_idle: int = 8, idle_s: float = 4.0) -> HttpOrigin:
-        origin = HttpOrigin(url, max_idle=max_idle, idle_s=idle_s)
+    def origin(
+        self, url: str, *, max_idle: int = 8, idle_s: float = 4.0, max_open: int = 100
+    ) -> HttpOrigin:
+        origin = HttpOrigin(url, max_idle=max_idle, idle_s=idle_s, max_open=max_open)
         self._origins.append(origin)
         return origin
 
@@ -636,6 +638,11 @@ MALFORMED = {
     ),
     "chunk-size-not-hex": with_headers(b"Transfer-Encoding: chunked", body=b"zz\r\nab\r\n"),
     "chunk-size-empty": with_headers(b"Transfer-Encoding: chunked", body=b"\r\nab\r\n"),
+    "chunk-size-0x": with_headers(b"Transfer-Encoding: chunked", body=b"0x2\r\nab\r\n0\r\n\r\n"),
+    "chunk-size-underscore": with_headers(
+        b"Transfer-Encoding: chunked", body=b"0_2\r\nab\r\n0\r\n\r\n"
+    ),
+    "chunk-size-plus": with_headers(b"Transfer-Encoding: chunked", body=b"+2\r\nab\r\n0\r\n\r\n"),
     "chunk-without-crlf": with_headers(b"Transfer-Encoding: chunked", body=b"3\r\nabcXY0\r\n"),
     "switching-protocols": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
 }
@@ -730,3 +737,15 @@ async def test_close_closes_the_idle_connections(servers: Servers) -> None:
     # A call after close() still works, and its connection is not kept.
     assert await post(origin, b"d") == b"echo:d"
     await server.until(lambda: 3 in server.closed_by_client)
+
+
+async def test_at_most_max_open_calls_are_in_flight(servers: Servers) -> None:
+    """With `max_open=2`, 5 concurrent posts to a server that holds every answer until
+    2 requests are in: never more than 2 connections, and every post answered."""
+    server = await servers.start(barrier_echo(2))
+    origin = servers.origin(server.url, max_open=2)
+    bodies = [f"{n}".encode() for n in range(5)]
+    answers = await within(asyncio.gather(*(post(origin, body) for body in bodies)))
+    assert list(answers) == [b"echo:" + body for body in bodies]
+    assert server.connections == 2
+    assert len(server.requests) == 5

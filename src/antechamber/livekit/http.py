@@ -6,7 +6,8 @@ answer with a Content-Length), built on asyncio's streams so that a worker that 
 LiveKit loads no HTTP library: aiohttp costs ~10 MiB of RSS, httpx ~6.5 MiB
 (bench/README.md, "Worker memory"). It reads answers framed by Content-Length, by
 chunked transfer coding, or by the end of the connection, skipping interim (1xx) answers,
-and keeps at most `max_idle` idle connections, each for at most `idle_s`.
+has at most `max_open` calls (so connections) in flight, and keeps at most `max_idle`
+idle connections, each for at most `idle_s`.
 
 The caller bounds each call in time (`asyncio.wait_for`); a call that fails, times out or
 is cancelled closes its connection, so no later call can read its answer. A kept
@@ -56,7 +57,9 @@ class _Connection:
 
 
 class HttpOrigin:
-    def __init__(self, url: str, *, max_idle: int = 8, idle_s: float = 4.0) -> None:
+    def __init__(
+        self, url: str, *, max_idle: int = 8, idle_s: float = 4.0, max_open: int = 100
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -72,8 +75,15 @@ class HttpOrigin:
         self._idle: list[_Connection] = []
         self._ssl: ssl.SSLContext | None = None
         self._closed = False
+        # Calls in flight, so connections open, at most (aiohttp's default limit): more
+        # wait for a slot, within the caller's time bound.
+        self._slots = asyncio.Semaphore(max_open)
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Response:
+        async with self._slots:
+            return await self._post(path, body, headers)
+
+    async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> Response:
         head = [f"POST {self.base_path}{path} HTTP/1.1", f"Host: {self._authority}"]
         head += [f"{name}: {value}" for name, value in headers.items()]
         head.append(f"Content-Length: {len(body)}")
@@ -200,15 +210,18 @@ async def _line(reader: asyncio.StreamReader) -> str:
     return line.rstrip(b"\r\n").decode("latin-1")
 
 
+_HEX_DIGITS = "0123456789abcdefABCDEF"
+
+
 async def _chunked(reader: asyncio.StreamReader) -> bytes:
     body = bytearray()
     while True:
         size_line = (await _line(reader)).split(";", 1)[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError as exc:
-            raise ProtocolError("a bad chunk size") from exc
-        if size < 0 or len(body) + size > MAX_BODY:
+        # Hex digits only: int(..., 16) would also take "0x10", "1_0" or "+5".
+        if not size_line or size_line.strip(_HEX_DIGITS) or len(size_line) > 16:
+            raise ProtocolError("a bad chunk size")
+        size = int(size_line, 16)
+        if len(body) + size > MAX_BODY:
             raise ProtocolError("a body too large")
         if size == 0:
             while await _line(reader):  # trailers, up to the empty line
