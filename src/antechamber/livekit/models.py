@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from antechamber.errors import InvalidInput
 
 E = TypeVar("E", bound=IntEnum)
+S = TypeVar("S", str, bool)
 
 
 class TrackSource(IntEnum):
@@ -60,22 +61,21 @@ def _get(data: Mapping[str, Any], name: str) -> Any:
     return data.get(_camel(name)) if value is None else value
 
 
-def _str(data: Mapping[str, Any], name: str) -> str:
+def _scalar(data: Mapping[str, Any], name: str, kind: type[S], default: S, noun: str) -> S:
     value = _get(data, name)
     if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise MessageError(f"{name} is not a string")
+        return default
+    if not isinstance(value, kind):
+        raise MessageError(f"{name} is not {noun}")
     return value
+
+
+def _str(data: Mapping[str, Any], name: str) -> str:
+    return _scalar(data, name, str, "", "a string")
 
 
 def _bool(data: Mapping[str, Any], name: str) -> bool:
-    value = _get(data, name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise MessageError(f"{name} is not a boolean")
-    return value
+    return _scalar(data, name, bool, False, "a boolean")
 
 
 def _int(data: Mapping[str, Any], name: str) -> int:
