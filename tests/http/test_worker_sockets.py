@@ -110,7 +110,10 @@ def test_a_dead_worker_is_replaced_with_a_socket_of_its_own(served: ServeProcess
         return victim not in now and len(now) == 2
 
     wait_until(replaced, "a replacement worker listening", served.log)
-    assert f"worker {victim} died (exit code -9); replaced" in served.output()
+    # The supervisor writes its line around the replacement's start, not always before
+    # the replacement listens: waited for too.
+    said = f"worker {victim} died (exit code -9); replaced"
+    wait_until(lambda: said in served.output(), "the supervisor's line", served.log)
     after = _workers(served)
     assert after[survivor] == before[survivor]
     (replacement,) = set(after) - {survivor}
@@ -133,7 +136,8 @@ def test_a_worker_that_stops_answering_is_killed_replaced_and_said(served: Serve
 
     wait_until(replaced, "the stopped worker replaced", served.log)
     assert survivor in _workers(served)
-    assert (
+    said = (
         f"worker {victim} did not answer its health check in time and was killed "
         "(exit code -9); replaced"
-    ) in served.output()
+    )
+    wait_until(lambda: said in served.output(), "the supervisor's line", served.log)
