@@ -12,15 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import os
 import socket
+import ssl
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import uvloop
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from antechamber.livekit.http import MAX_BODY, MAX_HEADER_LINE, HttpOrigin, ProtocolError
 from tests.servers import closed_port
@@ -122,8 +129,9 @@ class ScriptedServer:
     """An HTTP server on 127.0.0.1 that runs `handler` on each connection it accepts,
     then closes that connection (a FIN) if the handler did not."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None) -> None:
         self._handler = handler
+        self._tls = tls
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.port = 0
@@ -149,10 +157,12 @@ class ScriptedServer:
 
     @property
     def url(self) -> str:
+        if self._tls is not None:
+            return f"https://localhost:{self.port}"  # the certificate's name
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=self._tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -188,16 +198,22 @@ class Servers:
         self._servers: list[ScriptedServer] = []
         self._origins: list[HttpOrigin] = []
 
-    async def start(self, handler: Handler) -> ScriptedServer:
-        server = ScriptedServer(handler)
+    async def start(self, handler: Handler, tls: ssl.SSLContext | None = None) -> ScriptedServer:
+        server = ScriptedServer(handler, tls)
         await server.start()
         self._servers.append(server)
         return server
 
     def origin(
-        self, url: str, *, max_idle: int = 8, idle_s: float = 4.0, max_open: int = 100
+        self,
+        url: str,
+        *,
+        max_idle: int = 8,
+        idle_s: float = 4.0,
+        max_open: int = 100,
+        tls: ssl.SSLContext | None = None,
     ) -> HttpOrigin:
-        origin = HttpOrigin(url, max_idle=max_idle, idle_s=idle_s, max_open=max_open)
+        origin = HttpOrigin(url, max_idle=max_idle, idle_s=idle_s, max_open=max_open, tls=tls)
         self._origins.append(origin)
         return origin
 
@@ -749,3 +765,84 @@ async def test_at_most_max_open_calls_are_in_flight(servers: Servers) -> None:
     assert list(answers) == [b"echo:" + body for body in bodies]
     assert server.connections == 2
     assert len(server.requests) == 5
+
+
+# --- TLS (LiveKit behind https, as `wss://` URLs give) ---
+
+
+@dataclass(frozen=True)
+class Certificate:
+    server: ssl.SSLContext  # serves the certificate
+    client: ssl.SSLContext  # trusts it (and checks the host name)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    """A self-signed certificate for localhost (not for 127.0.0.1)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    names = [x509.DNSName("localhost")]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder: Path = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return Certificate(server, client)
+
+
+async def test_it_speaks_tls_and_keeps_the_connection(
+    servers: Servers, certificate: Certificate
+) -> None:
+    server = await servers.start(echo, tls=certificate.server)
+    origin = servers.origin(server.url, tls=certificate.client)
+    assert [await post(origin, body) for body in (b"a", b"b", b"c")] == [
+        b"echo:a",
+        b"echo:b",
+        b"echo:c",
+    ]
+    assert server.connections == 1
+    assert [r.header("Host") for r in server.requests] == [[f"localhost:{server.port}"]] * 3
+
+
+async def test_a_certificate_nobody_trusts_is_refused(
+    servers: Servers, certificate: Certificate
+) -> None:
+    """By default the system's trusted certificates: a self-signed one fails the call
+    with an OSError (which the gateway answers as LiveKit being unavailable)."""
+    server = await servers.start(echo, tls=certificate.server)
+    origin = servers.origin(server.url)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await within(origin.post(PATH, b"a", {}))
+    assert issubclass(ssl.SSLCertVerificationError, OSError)
+    assert server.requests == []
+
+
+async def test_a_certificate_for_another_name_is_refused(
+    servers: Servers, certificate: Certificate
+) -> None:
+    server = await servers.start(echo, tls=certificate.server)
+    url = server.url.replace("localhost", "127.0.0.1")  # not a name the certificate has
+    origin = servers.origin(url, tls=certificate.client)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await within(origin.post(PATH, b"a", {}))

@@ -58,8 +58,17 @@ class _Connection:
 
 class HttpOrigin:
     def __init__(
-        self, url: str, *, max_idle: int = 8, idle_s: float = 4.0, max_open: int = 100
+        self,
+        url: str,
+        *,
+        max_idle: int = 8,
+        idle_s: float = 4.0,
+        max_open: int = 100,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls`: the context for an https URL; by default the system's trusted
+        certificates (OpenSSL also reads SSL_CERT_FILE and SSL_CERT_DIR) and the host
+        name checked."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -73,7 +82,7 @@ class HttpOrigin:
         self._max_idle = max_idle
         self._idle_s = idle_s
         self._idle: list[_Connection] = []
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = tls
         self._closed = False
         # Calls in flight, so connections open, at most (aiohttp's default limit): more
         # wait for a slot, within the caller's time bound.
