@@ -143,3 +143,35 @@ async def test_it_maps_twirp_codes_to_domain_errors(
     double.fault = Fault(status=status, code=code)
     error = await _fails_with(CALLS["GetParticipant"], gateway)
     assert type(error) is kind
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        # A proxy in front of LiveKit answers with its own page: named after the status.
+        (502, b"<html>Bad Gateway</html>", UpstreamUnavailable),
+        (504, b"", UpstreamUnavailable),
+        (404, b"<html>Not Found</html>", NotFound),
+        (500, b'{"msg": "no code"}', UpstreamError),
+        (500, b"[" * 100_000, UpstreamError),
+        # A 200 that isn't the RoomService's answer.
+        (200, b"<html>hello</html>", UpstreamError),
+        (200, b"[]", UpstreamError),
+        (200, b"[" * 100_000, UpstreamError),
+        (200, b'{"participants": {"identity": "alice"}}', UpstreamError),
+        (200, b'{"participants": [{"identity": 5}]}', UpstreamError),
+        (200, b'{"participants": [{"joined_at": "soon"}]}', UpstreamError),
+    ],
+)
+async def test_an_answer_that_is_not_the_protocols_is_a_clear_error(
+    status: int,
+    body: bytes,
+    kind: type[DomainError],
+    double: TwirpDouble,
+    gateway: TwirpLiveKitGateway,
+) -> None:
+    """Never a 500 for what LiveKit, or whatever stands in front of it, answers."""
+    double.fault = Fault(status=status, body=body)
+    error = await _fails_with(CALLS["ListParticipants"], gateway)
+    assert type(error) is kind
+    assert "LiveKit" in error.detail

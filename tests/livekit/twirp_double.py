@@ -46,6 +46,7 @@ class Fault:
     status: int = 200  # anything else answers a Twirp error with `code`
     code: str = "internal"
     delay_s: float = 0.0
+    body: bytes | None = None  # answered as is, with `status` (a proxy's page, junk)
 
 
 @dataclass
@@ -68,6 +69,8 @@ class TwirpDouble:
         self.received.append((method, decoded))
         if self.fault.delay_s:
             await asyncio.sleep(self.fault.delay_s)
+        if self.fault.body is not None:
+            return web.Response(status=self.fault.status, body=self.fault.body)
         if self.fault.status != 200:
             body = json.dumps({"code": self.fault.code, "msg": "injected fault"})
             return web.Response(

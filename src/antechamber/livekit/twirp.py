@@ -122,7 +122,7 @@ class TwirpLiveKitGateway:
             answer = json.loads(response.body)
             if not isinstance(answer, dict):
                 raise ValueError("not an object")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             self._count(method, "error_malformed")
             logger.warning("LiveKit answered %s with a body that is not a JSON object", method)
             raise UpstreamError("LiveKit answered with an error (malformed).") from exc
@@ -252,7 +252,7 @@ def _twirp_error(status: int, body: bytes) -> TwirpError:
         code, message = error["code"], error.get("msg", "")
         if isinstance(code, str) and code and isinstance(message, str):
             return TwirpError(status, code, message)
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         pass
     return TwirpError(status, _STATUS_CODES.get(status, "internal"), f"HTTP {status}")
 
