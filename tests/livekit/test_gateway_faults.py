@@ -88,6 +88,7 @@ async def test_it_sends_exactly_what_was_asked(
     assert sent.data == b"payload"  # type: ignore[attr-defined]
     assert list(sent.destination_identities) == ["bob"]  # type: ignore[attr-defined]
     assert sent.kind == 0  # type: ignore[attr-defined]  # RELIABLE
+    assert len(sent.nonce) == 16  # type: ignore[attr-defined]  # its own id, as the SDK sends
     assert update.name == "Alice"  # type: ignore[attr-defined]
     assert not update.HasField("permission")  # only what is given changes
 
@@ -151,7 +152,9 @@ async def test_it_maps_twirp_codes_to_domain_errors(
         # A proxy in front of LiveKit answers with its own page: named after the status.
         (502, b"<html>Bad Gateway</html>", UpstreamUnavailable),
         (504, b"", UpstreamUnavailable),
-        (404, b"<html>Not Found</html>", NotFound),
+        # Not "no such room" (the room's state would be cleared): LiveKit didn't say so.
+        (404, b"<html>Not Found</html>", UpstreamError),
+        (400, b"<html>Bad Request</html>", UpstreamError),
         (500, b'{"msg": "no code"}', UpstreamError),
         (500, b"[" * 100_000, UpstreamError),
         # A 200 that isn't the RoomService's answer.

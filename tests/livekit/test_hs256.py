@@ -34,6 +34,24 @@ def _sdk(**changes: Any) -> str:
     return token.to_jwt()
 
 
+def _other_spelling(token: str) -> str:
+    """The same signature bytes, with the last character's unused bits set."""
+    head, _, signature = token.rpartition(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])  # 43 characters: the last carries 2 unused bits
+    return f"{head}.{signature[:-1]}{alphabet[last ^ 1]}"
+
+
+def _with_plus_or_slash() -> str:
+    """A token whose signature has "-" or "_", spelled with "+" or "/" instead."""
+    for n in range(200):
+        token = _by_hand(_valid(sub=f"alice-{n}"))
+        head, _, signature = token.rpartition(".")
+        if "-" in signature or "_" in signature:
+            return f"{head}.{signature.replace('-', '+').replace('_', '/')}"
+    raise AssertionError("no signature with - or _ in 200 tokens")
+
+
 def _swap_payload(token: str, payload: bytes) -> str:
     header, _, signature = token.split(".")
     body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
@@ -78,6 +96,21 @@ TOKENS: dict[str, Callable[[], str]] = {
     "not base64": lambda: "!!!." + _sdk().split(".", 1)[1],
     "empty": lambda: "",
     "a word": lambda: "hello",
+    # Found by review: where a hand-made token could tell the two apart.
+    "signature padded": lambda: _sdk() + "==",
+    "signature's unused bits set": lambda: _other_spelling(_sdk()),
+    "signature with + or /": _with_plus_or_slash,
+    "exp NaN": lambda: _by_hand(_valid(exp=float("nan"))),
+    "exp infinite": lambda: _by_hand(_valid(exp=float("inf"))),
+    "exp a huge integer": lambda: _by_hand(_valid(exp=10**400)),
+    "exp a numeric string": lambda: _by_hand(_valid(exp=str(_now() + 600))),
+    "exp a word": lambda: _by_hand(_valid(exp="later")),
+    "a crit header": lambda: _by_hand(_valid(), crit=["exp"]),
+    "sub a number": lambda: _by_hand(_valid(sub=5)),
+    "jti a number": lambda: _by_hand(_valid(jti=5)),
+    "an empty aud": lambda: _by_hand(_valid(aud="")),
+    "a null aud": lambda: _by_hand(_valid(aud=None)),
+    "iss a lone surrogate": lambda: _by_hand(_valid(iss="\ud800")),
 }
 
 
@@ -119,6 +152,10 @@ def test_the_matrix_has_both_verdicts() -> None:
         "nbf in 30 s (leeway)",
         "iat now",
         "an extra header",
+        "exp a huge integer",
+        "exp a numeric string",
+        "an empty aud",
+        "a null aud",
     }
 
 

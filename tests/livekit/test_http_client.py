@@ -441,10 +441,10 @@ CLOSED_WHILE_IDLE = ["fin-after-answer", "reset-after-answer", "close-on-arrival
 
 
 async def closed_while_idle(servers: Servers, how: str) -> None:
-    """The server closes a kept connection: the next call is answered on a new one, and
-    the server reads its request once. After a FIN the client most likely drops the
-    connection as it takes it; after a reset, and when the server closes as the request
-    arrives, the request is sent again on a new connection."""
+    """The server closes a kept connection: the next (idempotent) call is answered on a
+    new one, and the server reads its request once. After a FIN the client most likely
+    drops the connection as it takes it; after a reset, and when the server closes as
+    the request arrives, the request is sent again on a new connection."""
 
     async def handler(peer: Peer) -> None:
         if peer.index > 0:
@@ -464,7 +464,8 @@ async def closed_while_idle(servers: Servers, how: str) -> None:
     assert await post(origin, b"one") == b"echo:one"
     if how != "close-on-arrival":
         await server.until(lambda: 0 in server.finished)
-    assert await post(origin, b"two") == b"echo:two"
+    response = await within(origin.post(PATH, b"two", {}, idempotent=True))
+    assert response.body == b"echo:two"
     assert server.connections == 2
     # Each request read once: the replayed one only on the new connection.
     assert [(r.connection, r.body) for r in server.requests] == [(0, b"one"), (1, b"two")]
@@ -475,6 +476,37 @@ async def test_a_kept_connection_the_server_closed_is_replaced_transparently(
     servers: Servers, how: str
 ) -> None:
     await closed_while_idle(servers, how)
+
+
+async def closed_on_arrival_not_idempotent(servers: Servers) -> None:
+    """The server closes a kept connection as a request that isn't idempotent arrives:
+    the client can't tell whether it was read, so the call fails rather than risk
+    doing it twice; the next call is answered on a new connection."""
+
+    async def handler(peer: Peer) -> None:
+        if peer.index > 0:
+            return await echo(peer)
+        if await peer.request():
+            await peer.send(answer(b"echo:one"))
+        assert await peer.read_some()
+        peer.reset()
+
+    server = await servers.start(handler)
+    origin = servers.origin(server.url)
+    assert await post(origin, b"one") == b"echo:one"
+    with pytest.raises(ConnectionError):
+        await within(origin.post(PATH, b"two", {}))
+    assert server.connections == 1  # not sent again
+    assert await post(origin, b"three") == b"echo:three"
+    assert [(r.connection, r.body) for r in server.requests] == [(0, b"one"), (1, b"three")]
+
+
+async def test_a_request_that_is_not_idempotent_is_not_sent_twice(servers: Servers) -> None:
+    await closed_on_arrival_not_idempotent(servers)
+
+
+def test_a_request_that_is_not_idempotent_is_not_sent_twice_under_uvloop() -> None:
+    under_uvloop(closed_on_arrival_not_idempotent)
 
 
 async def fresh_closed_before_answer(servers: Servers, reset: bool) -> None:

@@ -128,6 +128,9 @@ def test_enums_may_come_as_numbers_and_unknown_ones_read_as_the_default() -> Non
     [
         {"identity": 5},
         {"joined_at": "soon"},
+        {"joined_at": "\u00b2"},  # a digit to str.isdigit(), not to int()
+        {"joined_at": "--5"},
+        {"joined_at": "-"},
         {"joined_at": True},
         {"attributes": {"a": 1}},
         {"attributes": ["a"]},

@@ -3,9 +3,12 @@ library, so neither the LiveKit SDK nor PyJWT is loaded by a worker (bench/READM
 "Worker memory").
 
 `verify` accepts what the SDK's `TokenVerifier` accepts, and refuses what it refuses:
-an HS256 signature by the API secret, `iss` equal to the API key, an `exp` (required),
-`exp` and `nbf` checked with a minute of leeway, and no `aud` (none is ever expected).
-Tests hold it to the SDK's verifier on the same tokens.
+an HS256 signature by the API secret (compared in constant time), `iss` equal to the API
+key, an `exp` (required), `exp`, `nbf` and `iat` read as PyJWT reads them and checked
+with a minute of leeway, no `aud` (none is ever expected), `sub` and `jti` strings. It is
+stricter in two ways that only a hand-made token shows: base64url in its canonical
+spelling only, and no header extension (`crit`, `b64`). Tests hold it to the SDK's
+verifier on the same tokens.
 """
 
 from __future__ import annotations
@@ -43,10 +46,15 @@ def sign(claims: dict[str, Any], key: bytes) -> str:
 
 
 def _unb64(part: str) -> bytes:
+    """base64url without padding, in its one canonical spelling: no "=", "+" or "/",
+    no stray bits in the last character (so one token has one string)."""
     try:
-        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidToken("not base64url") from exc
+    if b64(decoded) != part.encode():
+        raise InvalidToken("not canonical base64url")
+    return decoded
 
 
 def _object(part: str) -> dict[str, Any]:
@@ -59,13 +67,15 @@ def _object(part: str) -> dict[str, Any]:
     return value
 
 
-def _number(claims: dict[str, Any], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
+def _time(claims: dict[str, Any], name: str) -> int | None:
+    """A time claim read as PyJWT reads it: `int()` of it (so "123" and 1.5 pass, NaN,
+    infinity and lists don't)."""
+    if name not in claims:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidToken(f"{name} is not a number")
-    return float(value)
+    try:
+        return int(claims[name])
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidToken(f"{name} is not an integer") from exc
 
 
 def verify(
@@ -79,27 +89,31 @@ def verify(
     header = _object(header_part)
     if header.get("alg") != "HS256":
         raise InvalidToken("not HS256")
+    if "crit" in header or "b64" in header:
+        raise InvalidToken("a header extension")
     signature = _unb64(signature_part)
     expected = hmac.digest(key, f"{header_part}.{payload_part}".encode(), hashlib.sha256)
     if not hmac.compare_digest(signature, expected):
         raise InvalidToken("bad signature")
     claims = _object(payload_part)
     now = time.time() if now is None else now
-    expires = _number(claims, "exp")
+    expires = _time(claims, "exp")
     if expires is None:
         raise InvalidToken("no exp")
     if expires <= now - leeway_s:
         raise InvalidToken("expired")
-    not_before = _number(claims, "nbf")
+    not_before = _time(claims, "nbf")
     if not_before is not None and not_before > now + leeway_s:
         raise InvalidToken("not valid yet")
-    issued = _number(claims, "iat")
+    issued = _time(claims, "iat")
     if issued is not None and issued > now + leeway_s:
         raise InvalidToken("issued in the future")
-    if "aud" in claims:
+    if claims.get("aud"):
         raise InvalidToken("has an audience")
-    if not isinstance(claims.get("iss"), str) or not hmac.compare_digest(
-        claims["iss"].encode(), issuer.encode()
-    ):
+    for name in ("sub", "jti"):
+        if name in claims and not isinstance(claims[name], str):
+            raise InvalidToken(f"{name} is not a string")
+    # The API key is no secret (every token names it): a plain comparison.
+    if claims.get("iss") != issuer:
         raise InvalidToken("wrong issuer")
     return claims

@@ -11,8 +11,11 @@ idle connections, each for at most `idle_s`.
 
 The caller bounds each call in time (`asyncio.wait_for`); a call that fails, times out or
 is cancelled closes its connection, so no later call can read its answer. A kept
-connection that the server closed while idle (the answer's first byte never comes) is
-replaced, and the request sent again, once: the server did not read it.
+connection found closed before the request was written is replaced, and the request
+sent on a new one. One found closed after it was written, before the answer's first
+byte (the server closed it while idle, most likely, but it may have read the request
+and died), is replaced and the request sent again only when the caller says the
+request is `idempotent`: sending it twice must do no harm.
 """
 
 from __future__ import annotations
@@ -34,7 +37,12 @@ class ProtocolError(Exception):
 
 
 class _ClosedBeforeAnswer(ConnectionError):
-    """The connection ended before the first byte of the answer."""
+    """The connection ended before the first byte of the answer; `unsent`: before the
+    request was written."""
+
+    def __init__(self, message: str, *, unsent: bool = False) -> None:
+        super().__init__(message)
+        self.unsent = unsent
 
 
 @dataclass(frozen=True)
@@ -88,11 +96,15 @@ class HttpOrigin:
         # wait for a slot, within the caller's time bound.
         self._slots = asyncio.Semaphore(max_open)
 
-    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Response:
+    async def post(
+        self, path: str, body: bytes, headers: dict[str, str], *, idempotent: bool = False
+    ) -> Response:
         async with self._slots:
-            return await self._post(path, body, headers)
+            return await self._post(path, body, headers, idempotent)
 
-    async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> Response:
+    async def _post(
+        self, path: str, body: bytes, headers: dict[str, str], idempotent: bool
+    ) -> Response:
         head = [f"POST {self.base_path}{path} HTTP/1.1", f"Host: {self._authority}"]
         head += [f"{name}: {value}" for name, value in headers.items()]
         head.append(f"Content-Length: {len(body)}")
@@ -103,10 +115,10 @@ class HttpOrigin:
         try:
             try:
                 response, keep = await self._exchange(connection, request)
-            except _ClosedBeforeAnswer:
-                if not reused:
+            except _ClosedBeforeAnswer as exc:
+                if not reused or not (exc.unsent or idempotent):
                     raise
-                # Closed by the server while it sat idle: it never read this request.
+                # Closed by the server while it sat idle, most likely.
                 connection.close()
                 connection = await self._open()
                 response, keep = await self._exchange(connection, request)
@@ -151,11 +163,11 @@ class HttpOrigin:
 
     async def _exchange(self, connection: _Connection, request: bytes) -> tuple[Response, bool]:
         reader = connection.reader
+        if connection.writer.is_closing():
+            # Reset by the server while idle. asyncio's transport would drop the write
+            # and let drain() raise; uvloop's raises RuntimeError from write().
+            raise _ClosedBeforeAnswer("the connection was closed", unsent=True)
         try:
-            if connection.writer.is_closing():
-                # Reset by the server while idle. asyncio's transport would drop the write
-                # and let drain() raise; uvloop's raises RuntimeError from write().
-                raise ConnectionResetError("the connection was closed")
             connection.writer.write(request)
             await connection.writer.drain()
             first = await reader.read(1)

@@ -83,7 +83,8 @@ def _int(data: Mapping[str, Any], name: str) -> int:
     value = _get(data, name)
     if value is None:
         return 0
-    if isinstance(value, str) and value.lstrip("-").isdigit() and len(value) <= 20:
+    digits = value[1:] if isinstance(value, str) and value[:1] == "-" else value
+    if isinstance(digits, str) and digits.isascii() and digits.isdigit() and len(digits) <= 20:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value

@@ -21,6 +21,7 @@ import asyncio
 import base64
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -53,19 +54,21 @@ TOKEN_TTL_S = 600  # the SDK's for its API calls
 # Twirp codes that mean "the server can't serve now", as opposed to a broken request.
 _UNAVAILABLE_CODES = frozenset({"unavailable", "deadline_exceeded", "resource_exhausted"})
 _INVALID_CODES = frozenset({"invalid_argument", "malformed", "out_of_range"})
-# The Twirp code a status stands for when the answer isn't a Twirp error (a proxy's page).
-_STATUS_CODES = {
-    400: "invalid_argument",
-    401: "unauthenticated",
-    403: "permission_denied",
-    404: "not_found",
-    409: "already_exists",
-    412: "failed_precondition",
-    429: "resource_exhausted",
-    502: "unavailable",
-    503: "unavailable",
-    504: "deadline_exceeded",
-}
+
+
+# Calls that do the same thing twice as once. Not SendData (a message twice), nor
+# RemoveParticipant or DeleteRoom (the second one answers "not found").
+_IDEMPOTENT = frozenset(
+    {
+        "ListRooms",
+        "ListParticipants",
+        "GetParticipant",
+        "MutePublishedTrack",
+        "UpdateParticipant",
+        "UpdateRoomMetadata",
+        "CreateRoom",
+    }
+)
 
 
 class TwirpError(Exception):
@@ -100,6 +103,8 @@ class TwirpLiveKitGateway:
     async def _call(
         self, what: str, method: str, request: dict[str, Any], video: dict[str, Any]
     ) -> dict[str, Any]:
+        """One call; sent a second time (a kept connection found closed) only when that
+        does no harm (`_IDEMPOTENT`)."""
         self.calls_made += 1
         body = json.dumps(request, separators=(",", ":")).encode()
         headers = {
@@ -108,7 +113,8 @@ class TwirpLiveKitGateway:
         }
         try:
             response = await asyncio.wait_for(
-                self._origin.post(PATH + method, body, headers), self._timeout_s
+                self._origin.post(PATH + method, body, headers, idempotent=method in _IDEMPOTENT),
+                self._timeout_s,
             )
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ProtocolError) as exc:
             self._count(method, "unavailable")
@@ -164,6 +170,8 @@ class TwirpLiveKitGateway:
             "data": base64.b64encode(payload).decode(),
             "kind": "RELIABLE",
             "destination_identities": list(destination_identities),
+            # As the SDK does: a message's own id, by which LiveKit knows it again.
+            "nonce": base64.b64encode(secrets.token_bytes(16)).decode(),
         }
         await self._room_call("room", "SendData", room, request)
 
@@ -245,8 +253,8 @@ def _object(answer: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _twirp_error(status: int, body: bytes) -> TwirpError:
-    """The Twirp error in the body; one named after the status when the body isn't one
-    (an answer from a proxy in front of LiveKit)."""
+    """The Twirp error in the body; "unknown" when the body isn't one (a proxy's page, a
+    wrong path): never read as "no such room", which would clear the room's state."""
     try:
         error = json.loads(body)
         code, message = error["code"], error.get("msg", "")
@@ -254,7 +262,7 @@ def _twirp_error(status: int, body: bytes) -> TwirpError:
             return TwirpError(status, code, message)
     except (ValueError, TypeError, KeyError, RecursionError):
         pass
-    return TwirpError(status, _STATUS_CODES.get(status, "internal"), f"HTTP {status}")
+    return TwirpError(status, "unknown", f"HTTP {status}")
 
 
 def _domain_error(what: str, exc: TwirpError) -> Exception:
