@@ -109,7 +109,8 @@ def _enum(data: Mapping[str, Any], name: str, kind: type[E]) -> E:
     return kind(0) if member is None else member
 
 
-def _object(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+def object_at(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The object under `name` ({} when absent); MessageError when it isn't one."""
     value = _get(data, name)
     if value is None:
         return {}
@@ -128,13 +129,14 @@ def _list(data: Mapping[str, Any], name: str) -> list[Any]:
 
 
 def _strings(data: Mapping[str, Any], name: str) -> dict[str, str]:
-    value = _object(data, name)
+    value = object_at(data, name)
     if not all(isinstance(v, str) for v in value.values()):
         raise MessageError(f"{name} is not a map of strings")
     return dict(value)
 
 
-def _objects(data: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+def objects_at(data: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    """The list of objects under `name` ([] when absent); MessageError otherwise."""
     items = _list(data, name)
     if not all(isinstance(item, dict) for item in items):
         raise MessageError(f"{name} is not a list of objects")
@@ -265,8 +267,8 @@ class ParticipantInfo:
             metadata=_str(data, "metadata"),
             joined_at=_int(data, "joined_at"),
             attributes=_strings(data, "attributes"),
-            permission=ParticipantPermission.from_json(_object(data, "permission")),
-            tracks=[TrackInfo.from_json(track) for track in _objects(data, "tracks")],
+            permission=ParticipantPermission.from_json(object_at(data, "permission")),
+            tracks=[TrackInfo.from_json(track) for track in objects_at(data, "tracks")],
         )
 
 
@@ -289,9 +291,9 @@ class WebhookEvent:
                 event=_str(data, "event"),
                 id=_str(data, "id"),
                 created_at=_int(data, "created_at"),
-                room=Room.from_json(_object(data, "room")),
-                participant=ParticipantInfo.from_json(_object(data, "participant")),
-                track=TrackInfo.from_json(_object(data, "track")),
+                room=Room.from_json(object_at(data, "room")),
+                participant=ParticipantInfo.from_json(object_at(data, "participant")),
+                track=TrackInfo.from_json(object_at(data, "track")),
             )
         except MessageError as exc:
             raise InvalidInput(

@@ -41,6 +41,8 @@ from antechamber.livekit.models import (
     ParticipantPermission,
     Room,
     TrackInfo,
+    object_at,
+    objects_at,
 )
 from antechamber.observability.metrics import Metrics
 from antechamber.settings import LiveKitSettings
@@ -148,13 +150,13 @@ class TwirpLiveKitGateway:
 
     async def list_rooms(self, names: Sequence[str] = ()) -> list[Room]:
         answer = await self._call("room", "ListRooms", {"names": list(names)}, {"roomList": True})
-        return _parse("room", lambda: [Room.from_json(r) for r in _objects(answer, "rooms")])
+        return _parse("room", lambda: [Room.from_json(r) for r in objects_at(answer, "rooms")])
 
     async def list_participants(self, room: str) -> list[ParticipantInfo]:
         answer = await self._room_call("room", "ListParticipants", room, {"room": room})
         return _parse(
             "room",
-            lambda: [ParticipantInfo.from_json(p) for p in _objects(answer, "participants")],
+            lambda: [ParticipantInfo.from_json(p) for p in objects_at(answer, "participants")],
         )
 
     async def get_participant(self, room: str, identity: str) -> ParticipantInfo:
@@ -178,7 +180,7 @@ class TwirpLiveKitGateway:
     async def mute_track(self, room: str, identity: str, track_sid: str, muted: bool) -> TrackInfo:
         request = {"room": room, "identity": identity, "track_sid": track_sid, "muted": muted}
         answer = await self._room_call("track", "MutePublishedTrack", room, request)
-        return _parse("track", lambda: TrackInfo.from_json(_object(answer, "track")))
+        return _parse("track", lambda: TrackInfo.from_json(object_at(answer, "track")))
 
     async def update_participant(
         self,
@@ -236,20 +238,6 @@ def _parse(what: str, parse: Callable[[], T]) -> T:
     except MessageError as exc:
         logger.warning("LiveKit's answer about a %s has an unexpected shape: %s", what, exc)
         raise UpstreamError("LiveKit answered with an error (malformed).") from exc
-
-
-def _objects(answer: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    items = answer.get(name) or []
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise MessageError(f"{name} is not a list of objects")
-    return items
-
-
-def _object(answer: dict[str, Any], name: str) -> dict[str, Any]:
-    item = answer.get(name) or {}
-    if not isinstance(item, dict):
-        raise MessageError(f"{name} is not an object")
-    return item
 
 
 def _twirp_error(status: int, body: bytes) -> TwirpError:
